@@ -1,0 +1,29 @@
+"""tapegrad: automatic differentiation with a GradientTape, TensorFlow 2 style, on NumPy.
+
+>>> import tapegrad as tf
+>>> w = tf.Variable(2.0)
+>>> with tf.GradientTape() as tape:
+...     loss = w * w + 3.0 * w
+>>> float(tape.gradient(loss, w))
+7.0
+"""
+from __future__ import annotations
+
+from .core.dtypes import (DType, as_dtype, bool_ as bool, complex64, complex128, double, float16,
+                          float32, float64, half, int8, int16, int32, int64, string, uint8, uint16,
+                          uint32, uint64)
+from .core.shape import TensorShape
+from .core.sparse import IndexedSlices
+from .core.tape import GradientTape, UnconnectedGradients
+from .core.tensor import Tensor, Variable, constant, convert_to_tensor, is_tensor
+from . import errors
+from . import ops as _ops
+from .ops.math import *  # noqa: F401,F403
+from .ops.array import *  # noqa: F401,F403
+from .ops.reduce import *  # noqa: F401,F403
+from .ops.linalg import einsum, matmul, tensordot  # noqa: F401
+from .ops.math import abs, pow, round  # noqa: A004 - TF's names shadow builtins on purpose
+from .ops.array import range, slice  # noqa: A004
+from . import math, linalg, nn, random, autodiff  # noqa: F401
+
+__version__ = "0.1.0"

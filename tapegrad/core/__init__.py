@@ -1,0 +1,1 @@
+"""Tensors, dtypes, the op registry, the tape and the backward engine."""

@@ -1,0 +1,364 @@
+"""The op registry: every primitive is declared once, with its forward, derivatives and domain.
+
+    @defop(vjp=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
+           jvp=(lambda t, out, x, y: t * y, lambda t, out, x, y: x * t),
+           domain=(REAL, REAL), method="__mul__")
+    def multiply(x, y):
+        return np.multiply(x, y)
+
+The forward works on ndarrays; ``vjp[k](g, out, *inputs, **params)`` gives the
+cotangent of input k and ``jvp[k](t, out, *inputs, **params)`` the output tangent
+from input k's tangent, both written in tapegrad ops so they can be differentiated
+again.  Cotangents may have the broadcast output shape: the engine sums them back
+to the input's shape.  Arguments of the forward without a default are tensors;
+those with a default are static params.  Tensor methods, ``tf.*`` names, the tape,
+the test generator and (later) the compiler all read this registry.
+"""
+from __future__ import annotations
+
+import inspect
+import threading
+
+import numpy as np
+
+from . import dtypes
+from .source import format_site, user_site
+from .tensor import Tensor, Variable, convert_to_array, next_id
+from ..errors import InvalidArgumentError
+
+REGISTRY: dict[str, "Op"] = {}
+_TENSORS = (Tensor, Variable)
+
+
+class _State(threading.local):
+    """Per-thread recording state: the active tapes and forward accumulators."""
+
+    def __init__(self):
+        self.tapes: list = []
+        self.accumulators: list = []
+
+
+state = _State()
+
+
+class Domain:
+    """Where a gradient test draws an input from: an interval, optionally kept away from points."""
+
+    def __init__(self, low: float, high: float, avoid=(), dtype=np.float64, integer=False):
+        self.low, self.high, self.avoid, self.dtype, self.integer = low, high, tuple(avoid), dtype, integer
+
+    def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
+        if self.integer:
+            return rng.integers(self.low, self.high, size=shape).astype(self.dtype)
+        x = rng.uniform(self.low, self.high, size=shape)
+        for p in self.avoid:  # push samples at least 0.1 away from kinks and poles
+            near = np.abs(x - p) < 0.1
+            x = np.where(near, p + np.where(x >= p, 0.1, -0.1) + np.sign(x - p + 1e-12) * 0.05, x)
+        return x.astype(self.dtype)
+
+
+REAL = Domain(-2.0, 2.0)
+POSITIVE = Domain(0.5, 2.0)
+NONZERO = Domain(-2.0, 2.0, avoid=(0.0,))
+UNIT = Domain(-0.9, 0.9)
+
+
+class Abstract:
+    """Shape and dtype of a value backward does not keep: what a vjp may still ask of it."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def _value(self):
+        """Itself, so engine code reads ``x._value.shape`` alike for tensors and abstracts."""
+        return self
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"Abstract({self.dtype}{list(self.shape)})"
+
+
+class Eqn:
+    """One recorded application of an op: the unit of the tape and of the traced IR.
+
+    `inputs` holds the input tensors when the op's vjp needs their values, else
+    their Abstract (shape, dtype); `out` likewise.  Nothing else is kept alive.
+    """
+
+    __slots__ = ("op", "params", "in_ids", "inputs", "out_ids", "out", "site")
+
+    def __init__(self, op, params, tensors, out, site):
+        self.op = op
+        self.params = params
+        if len(tensors) == 1:
+            t = tensors[0]
+            self.in_ids = (t._id,)
+        else:
+            self.in_ids = tuple([t._id for t in tensors])
+        if op.saves_inputs:
+            self.inputs = tensors if type(tensors) is tuple and Variable not in map(type, tensors) else \
+                tuple([Tensor(t._value, t._id) if type(t) is Variable else t for t in tensors])
+        else:
+            self.inputs = tuple([Abstract(t._value.shape, t._value.dtype) for t in tensors])
+        self.out_ids = (out._id,)
+        self.out = out if op.saves_out else Abstract(out._value.shape, out._value.dtype)
+        self.site = site
+
+    def __repr__(self):
+        ins = ", ".join(f"%{i}" for i in self.in_ids)
+        params = "".join(f" {k}={v!r}" for k, v in self.params.items())
+        return f"%{self.out_ids[0]} = {self.op.name}[{params.strip()}]({ins})  # {format_site(self.site)}"
+
+
+class Op:
+    """A primitive: see the module docstring.  Calling it applies it to tensors."""
+
+    def __init__(self, name, impl, n_in, param_names, param_defaults, vjps, jvps, saves,
+                 domain, same_dtype, nondiff_reason, batch_vjp, shape_rule):
+        self.name = name
+        self.impl = impl
+        self.n_in = n_in
+        self.param_names = param_names
+        self.param_defaults = param_defaults
+        self.vjps = vjps
+        self.jvps = jvps
+        self.saves_inputs = "inputs" in saves
+        self.saves_out = "out" in saves
+        self.domain = domain
+        self.same_dtype = same_dtype
+        self.nondiff_reason = nondiff_reason
+        self.batch_vjp = batch_vjp
+        self.shape_rule = shape_rule
+        self.__name__ = name
+        self.__doc__ = impl.__doc__
+        self.__wrapped__ = impl
+
+    @property
+    def differentiable(self) -> bool:
+        return self.vjps is not None
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+    def __call__(self, *args, **kwargs):
+        if self.n_in < 0:  # variadic: every positional argument is a tensor
+            kwargs.pop("name", None)
+            params = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+            return apply(self, self._convert(args), params)
+        if kwargs or len(args) != self.n_in:
+            args, params = self._split(args, kwargs)
+        else:
+            params = self.param_defaults  # shared and never mutated
+        if self.n_in == 2:
+            x, y = args
+            if type(x) is Tensor and type(y) is Tensor and x._value.dtype is y._value.dtype:
+                return apply(self, (x, y), params)
+        elif self.n_in == 1 and type(args[0]) is Tensor:
+            return apply(self, args, params)
+        return apply(self, self._convert(args), params)
+
+    def _split(self, args, kwargs):
+        """Bind a TF-style call (tensors, then params positionally or by keyword)."""
+        n = self.n_in
+        names = self.param_names
+        if kwargs:
+            kwargs.pop("name", None)
+            if len(args) < n:
+                missing = [p for p in self.arg_names[len(args):n] if p not in kwargs]
+                if missing:
+                    raise TypeError(f"{self.name}() missing required argument(s): {', '.join(missing)}")
+                args = tuple(args) + tuple(kwargs.pop(p) for p in self.arg_names[len(args):n])
+        extra = args[n:]
+        if len(extra) > len(names):
+            raise TypeError(f"{self.name}() takes {n + len(names)} arguments but {len(args)} were given")
+        if len(extra) == len(names) and not kwargs:
+            params = dict(zip(names, extra))
+        else:
+            params = dict(self.param_defaults)
+            params.update(zip(names, extra))
+            for k, v in kwargs.items():
+                if k not in self.param_defaults:
+                    raise TypeError(f"{self.name}() got an unexpected keyword argument {k!r}")
+                if k in names[:len(extra)]:
+                    raise TypeError(f"{self.name}() got multiple values for argument {k!r}")
+                params[k] = v
+        for k, v in params.items():
+            if type(v) is list:
+                params[k] = tuple(v)
+            elif isinstance(v, Tensor):
+                params[k] = _static(v)
+        return args[:n], params
+
+    def _convert(self, args):
+        """Tensors keep their dtype; other values take the dtype of their dtype-group's tensor."""
+        same = self.same_dtype if self.n_in >= 0 else range(len(args))
+        anchor = None
+        for i in same:
+            a = args[i]
+            if isinstance(a, _TENSORS):
+                anchor = a._value.dtype
+                break
+        out = []
+        for i, a in enumerate(args):
+            if isinstance(a, _TENSORS):
+                if anchor is not None and i in same and a._value.dtype != anchor:
+                    raise InvalidArgumentError(_message(
+                        self, args, f"cannot compute {self.name} as input #{i}(zero-based) was expected "
+                                    f"to be a {anchor.name} tensor but is a {a._value.dtype.name} tensor"))
+                out.append(a)
+            elif hasattr(a, "__tapegrad_dense__"):
+                out.append(a.__tapegrad_dense__())
+            else:
+                try:
+                    out.append(Tensor(convert_to_array(a, anchor if i in same else None)))
+                except (TypeError, ValueError) as e:
+                    raise type(e)(f"{self.name}: input #{i}: {e} (at {format_site(user_site())})") from None
+        return out
+
+
+def _static(t: Tensor):
+    """A tensor passed where a static param goes (axis, shape) becomes a Python value."""
+    v = np.asarray(t._value)
+    return v.item() if v.ndim == 0 else tuple(v.tolist())
+
+
+def _describe(args) -> str:
+    parts = []
+    for a in args:
+        if isinstance(a, _TENSORS):
+            parts.append(f"{a._value.dtype.name}{list(a._value.shape)}")
+        else:
+            parts.append(type(a).__name__)
+    return ", ".join(parts)
+
+
+def _message(op, args, detail) -> str:
+    return f"{op.name}({_describe(args)}): {detail}\n  at {format_site(user_site())}"
+
+
+def apply(op: Op, tensors, params) -> Tensor:
+    """Run `op` on tensors, recording it on every active tape that watches an input."""
+    try:
+        if len(tensors) == 2:
+            value = op.impl(tensors[0]._value, tensors[1]._value, **params)
+        else:
+            value = op.impl(*[t._value for t in tensors], **params)
+    except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as e:
+        error = InvalidArgumentError if not isinstance(e, TypeError) else TypeError
+        raise error(_message(op, tensors, f"{e}" + _param_text(params))) from None
+    out = Tensor(value)
+    if state.tapes and op.vjps is not None:
+        _record(op, tensors, out, params)
+    if state.accumulators and op.jvps is not None:
+        from .forward import push_tangents
+        push_tangents(op, tensors, out, params)
+    return out
+
+
+def _param_text(params) -> str:
+    return "" if not params else " [" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "]"
+
+
+def _record(op, tensors, out, params) -> None:
+    if out._value.dtype.kind not in "fc":
+        return  # integer and bool results carry no gradient (TF: None)
+    eqn = None
+    for tape in state.tapes:
+        ids = tape._ids
+        if tape._watch_accessed:
+            for t in tensors:
+                if type(t) is Variable and t._trainable and t._id not in ids:
+                    tape._watch_variable(t)
+        for t in tensors:
+            if t._id in ids:
+                break
+        else:
+            continue
+        if eqn is None:
+            out._id = next_id()
+            eqn = Eqn(op, params, tensors, out, user_site(3))
+        tape._eqns.append(eqn)
+        ids.add(out._id)
+
+
+def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, method=None,
+          nondiff=None, batch_vjp=False, shape_rule=None, name=None, cases=None):
+    """Declare a primitive; see the module docstring.
+
+    vjp/jvp: one rule per tensor input (None where an input gets no gradient).
+    saves: what backward keeps alive: "inputs", "out", "inputs+out" or "".
+    domain: one Domain per tensor input for the generated gradient tests.
+    same_dtype: indices of inputs that must share a dtype (default: all).
+    method: Tensor method name(s) to attach.  nondiff: why the op has no gradient.
+    batch_vjp: the vjp rules accept cotangents with extra leading (jacobian) axes.
+    cases: test cases for the generated gradient checks, each
+        ``dict(shapes=(shape per input...), params={...})``; None means the default
+        elementwise cases (same shapes, and broadcasting ones).
+    """
+    def register(impl):
+        sig = inspect.signature(impl)
+        arg_names = [p.name for p in sig.parameters.values() if p.default is inspect.Parameter.empty]
+        param_defaults = {p.name: p.default for p in sig.parameters.values()
+                          if p.default is not inspect.Parameter.empty}
+        variadic = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in sig.parameters.values())
+        n_in = -1 if variadic else len(arg_names)
+        op_name = name or impl.__name__
+        rules = vjp
+        if variadic and vjp is not None:
+            rules = _PerInput(vjp)
+        if (vjp is None) == (nondiff is None):
+            raise TypeError(f"op {op_name}: give either vjp rules or a nondiff reason")
+        op = Op(op_name, impl, n_in, tuple(param_defaults), param_defaults,
+                None if vjp is None else rules if variadic else tuple(vjp),
+                None if jvp is None else _PerInput(jvp) if variadic else tuple(jvp),
+                saves, domain, tuple(range(max(n_in, 0))) if same_dtype is None else tuple(same_dtype),
+                nondiff, batch_vjp, shape_rule)
+        op.arg_names = tuple(arg_names) + tuple(param_defaults)
+        op.cases = cases
+        if op_name in REGISTRY:
+            raise ValueError(f"op {op_name} declared twice")
+        REGISTRY[op_name] = op
+        for m in (method,) if isinstance(method, str) else (method or ()):
+            _attach_method(m, op)
+        return op
+    return register
+
+
+_REFLECTED = {"__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rfloordiv__", "__rmod__",
+              "__rpow__", "__rmatmul__", "__rand__", "__ror__", "__rxor__"}
+
+
+class _PerInput:
+    """The rules of a variadic op: one function taking the input's index first."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __getitem__(self, k):
+        rule = self.rule
+        return lambda *a, **p: rule(k, *a, **p)
+
+
+def _attach_method(method_name: str, op: Op) -> None:
+    if method_name in _REFLECTED:
+        setattr(Tensor, method_name, lambda self, other: op(other, self))
+    elif method_name.startswith("__"):
+        setattr(Tensor, method_name, lambda self, *a: op(self, *a))
+    else:
+        setattr(Tensor, method_name, lambda self, *a, **k: op(self, *a, **k))
+
+
+def method(name: str):
+    """Attach a composite function as a Tensor method (primitives use defop's `method`)."""
+    def attach(fn):
+        setattr(Tensor, name, fn)
+        return fn
+    return attach

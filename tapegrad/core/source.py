@@ -1,0 +1,47 @@
+"""Where the user is: the first stack frame outside tapegrad, for errors and the IR."""
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_internal: dict[str, bool] = {}
+
+
+def _is_internal(filename: str) -> bool:
+    hit = _internal.get(filename)
+    if hit is None:
+        hit = _internal[filename] = os.path.abspath(filename).startswith(_PACKAGE_DIR)
+    return hit
+
+
+def user_frame(depth: int = 1):
+    """The innermost frame whose code lives outside the tapegrad package (or None)."""
+    frame = sys._getframe(depth)
+    internal = _internal
+    while frame is not None:
+        hit = internal.get(frame.f_code.co_filename)
+        if hit is None:
+            hit = _is_internal(frame.f_code.co_filename)
+        if not hit:
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def user_site(depth: int = 1):
+    """(code, lineno) of the user's frame: cheap to keep, formatted only when shown."""
+    frame = user_frame(depth + 1)
+    return None if frame is None else (frame.f_code, frame.f_lineno)
+
+
+def format_site(site) -> str:
+    if site is None:
+        return "<unknown>"
+    code, lineno = site
+    return f"{code.co_filename}:{lineno} (in {code.co_name})"
+
+
+def here() -> str:
+    """'file:line (in function)' of the user's current line."""
+    return format_site(user_site(2))

@@ -1,0 +1,452 @@
+"""GradientTape: records ops on watched tensors and runs reverse mode over the record.
+
+The tape is a list of ``Eqn`` in execution order (the same equations ``function``
+traces).  Backward walks the part of it that lies on a path from the sources to
+the targets, in reverse, calling each op's vjp rules - written in tapegrad ops, so
+an enclosing tape records the backward pass and higher orders come for free.
+"""
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+
+import numpy as np
+
+from .op import state
+from .sparse import IndexedSlices
+from .tensor import Tensor, Variable, convert_to_tensor, next_id
+from .source import format_site
+from ..errors import InvalidArgumentError
+
+logger = logging.getLogger("tapegrad")
+_warned = {"int_watch": 0, "persistent_inside": False}
+
+
+class UnconnectedGradients(enum.Enum):
+    """What `gradient` returns for a source the target does not depend on."""
+    NONE = "none"
+    ZERO = "zero"
+
+
+def variable_created(var) -> None:
+    """Hook for code that must see variable creation (function's first-trace rule)."""
+    for listener in _creation_listeners:
+        listener(var)
+
+
+_creation_listeners: list = []
+
+
+def flatten(structure):
+    """Flatten a nest of lists/tuples/dicts (dicts in sorted key order, as tf.nest)."""
+    if isinstance(structure, Tensor):
+        return [structure]
+    if isinstance(structure, dict):
+        return [x for k in sorted(structure) for x in flatten(structure[k])]
+    if isinstance(structure, (list, tuple)) and not hasattr(structure, "_fields"):
+        return [x for s in structure for x in flatten(s)]
+    if isinstance(structure, tuple):  # namedtuple
+        return [x for s in structure for x in flatten(s)]
+    return [structure]
+
+
+def pack_sequence_as(structure, flat):
+    if isinstance(structure, Tensor):
+        return flat[0]
+    it = iter(flat)
+
+    def build(s):
+        if isinstance(s, dict):
+            return type(s)((k, build(s[k])) for k in sorted(s)) if type(s) is dict else \
+                type(s)({k: build(s[k]) for k in sorted(s)})
+        if isinstance(s, (list, tuple)):
+            items = [build(x) for x in s]
+            return type(s)(*items) if hasattr(s, "_fields") else type(s)(items)
+        return next(it)
+    return build(structure)
+
+
+class GradientTape:
+    """Record operations for automatic differentiation, as ``tf.GradientTape``.
+
+    >>> import tapegrad as tf
+    >>> x = tf.constant(3.0)
+    >>> with tf.GradientTape() as g:
+    ...     g.watch(x)
+    ...     y = x * x
+    >>> float(g.gradient(y, x))
+    6.0
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
+        self._persistent = persistent
+        self._watch_accessed = watch_accessed_variables
+        self._eqns = None          # recorded Eqns; None before entering and once consumed
+        self._ids = None           # ids of watched tensors and of recorded outputs
+        self._variables = {}       # watched variables by id (creation order = id order)
+        self._recording = False
+
+    # -- context -------------------------------------------------------------------
+    def __enter__(self) -> "GradientTape":
+        if self._recording:
+            raise ValueError("Tape is still recording, This can happen if you try to re-enter an "
+                             "already-active tape.")
+        if self._eqns is None:
+            self._fresh()
+        self._push()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._recording:
+            self._pop()
+
+    def _fresh(self):
+        self._eqns, self._ids = [], set()
+        self._variables = {}
+
+    def _push(self):
+        state.tapes.append(self)
+        self._recording = True
+
+    def _pop(self):
+        tapes = state.tapes
+        for i in range(len(tapes) - 1, -1, -1):
+            if tapes[i] is self:
+                del tapes[i]
+                break
+        self._recording = False
+
+    # -- watching ------------------------------------------------------------------
+    def watch(self, tensor) -> None:
+        """Track `tensor` (or a nest of tensors/variables) so gradients flow to it."""
+        if self._eqns is None:
+            self._fresh()
+        for t in flatten(tensor):
+            if not isinstance(t, Tensor):
+                raise ValueError(f"Passed in object {t!r} of type {type(t).__name__!r}, not tf.Tensor "
+                                 f"or tf.Variable or ExtensionType.")
+            if t._value.dtype.kind not in "fc" and _warned["int_watch"] < 5:
+                _warned["int_watch"] += 1
+                logger.warning("The dtype of the watched tensor must be floating (e.g. tf.float32), "
+                               "got tf.%s", t._value.dtype.name)
+            if type(t) is Variable:
+                self._watch_variable(t)
+            else:
+                if t._id == 0:
+                    t._id = next_id()
+                self._ids.add(t._id)
+
+    def _watch_variable(self, var) -> None:
+        self._ids.add(var._id)
+        self._variables[var._id] = var
+
+    def watched_variables(self) -> tuple:
+        """The variables this tape watched, in order of creation."""
+        return tuple(self._variables[k] for k in sorted(self._variables))
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Temporarily stop recording: ops inside the block are not on the tape."""
+        if self._eqns is None:
+            raise RuntimeError("Trying to stop recording a tape which is not recording.")
+        if not self._recording:
+            raise ValueError("Tape is not recording.")
+        self._pop()
+        try:
+            yield
+        finally:
+            self._push()
+
+    def reset(self) -> None:
+        """Forget everything recorded so far and keep recording."""
+        if not self._recording:
+            raise ValueError("Tape is not recording.")
+        self._fresh()
+
+    # -- gradients -----------------------------------------------------------------
+    def _begin_use(self, what: str) -> None:
+        if self._eqns is None:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set "
+                               "of gradients (or jacobians)")
+        if self._recording:
+            if not self._persistent:
+                self._pop()
+            elif not _warned["persistent_inside"]:
+                _warned["persistent_inside"] = True
+                logger.warning(
+                    "Calling GradientTape.%s on a persistent tape inside its context is significantly "
+                    "less efficient than calling it outside the context (it causes the gradient ops to "
+                    "be recorded on the tape, leading to increased CPU and memory usage). Only call "
+                    "GradientTape.%s inside the context if you actually want to trace the gradient in "
+                    "order to compute higher order derivatives.", what, what)
+
+    def _end_use(self) -> None:
+        if not self._persistent:
+            self._eqns = None
+            self._ids = None
+
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """d(sum of all `target` elements)/d`sources`, with `sources`' structure.
+
+        Entries are None where a source is not connected (or zeros with
+        ``unconnected_gradients='zero'``).
+        """
+        self._begin_use("gradient")
+        if target is None:
+            raise TypeError("Argument `target` should be a list or nested structure of Tensors, "
+                            "Variables or CompositeTensors to be differentiated, but received None.")
+        zero = _unconnected(unconnected_gradients)
+        targets = flatten(target)
+        flat_sources = flatten(sources)
+        for s in flat_sources:
+            if not isinstance(s, Tensor):
+                raise ValueError(f"Passed in object {s!r} of type {type(s).__name__!r}, not tf.Tensor "
+                                 f"or tf.Variable or ExtensionType.")
+        if output_gradients is None:
+            seeds_in = [None] * len(targets)
+        else:
+            seeds_in = flatten(output_gradients)
+            if len(seeds_in) != len(targets):
+                raise ValueError(f"output_gradients has {len(seeds_in)} entries for {len(targets)} targets")
+        seeds: dict = {}
+        ids = self._ids
+        for t, s in zip(targets, seeds_in):
+            t = t if isinstance(t, Tensor) else convert_to_tensor(t)
+            if t._id == 0 or t._id not in ids or t._value.dtype.kind not in "fc":
+                continue
+            s = _ones(t._value) if s is None else convert_to_tensor(s, dtype=t.dtype)
+            seeds[t._id] = s if t._id not in seeds else seeds[t._id] + s
+        source_ids = {s._id for s in flat_sources if s._value.dtype.kind in "fc"}
+        source_ids.discard(0)
+        cts = backprop(self._eqns, seeds, source_ids) if seeds else {}
+        self._end_use()
+        results = [_result(s, cts.get(s._id) if s._id in source_ids else None, zero)
+                   for s in flat_sources]
+        return pack_sequence_as(sources, results)
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """The full Jacobian: each result has shape target.shape + source.shape.
+
+        Vectorised: one backward pass over a stack of one-hot seeds when every op on
+        the path accepts batched cotangents, else one pass per target element.
+        """
+        if not experimental_use_pfor and not self._persistent:
+            raise RuntimeError("GradientTape must be created with persistent=True to compute the "
+                               "jacobian with eager execution enabled and with  experimental_use_pfor "
+                               "set to False.")
+        self._begin_use("jacobian")
+        zero = _unconnected(unconnected_gradients)
+        target = convert_to_tensor(target)
+        flat_sources = flatten(sources)
+        source_ids = {s._id for s in flat_sources if s._value.dtype.kind in "fc"}
+        source_ids.discard(0)
+        n = int(np.prod(target._value.shape))
+        tshape = tuple(target._value.shape)
+        cts = {}
+        if n and target._id in self._ids and target._value.dtype.kind in "fc":
+            seed = np.eye(n, dtype=target._value.dtype).reshape((n,) + tshape)
+            cts = _batched_backprop(self._eqns, target._id, seed, source_ids)
+        self._end_use()
+        from ..ops.array import reshape
+        out = []
+        for s in flat_sources:
+            ct = cts.get(s._id) if s._id in source_ids else None
+            if isinstance(ct, IndexedSlices):
+                ct = ct.__tapegrad_dense__()
+            if ct is None:
+                out.append(_result_zero(tshape + tuple(s._value.shape), s) if zero else None)
+            else:
+                out.append(reshape(ct, tshape + tuple(s._value.shape)))
+        return pack_sequence_as(sources, out)
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-example Jacobians: [b, y1..yn, x1..xm] for target [b, y...] and source [b, x...]."""
+        if not experimental_use_pfor and not self._persistent:
+            raise RuntimeError("GradientTape must be created with persistent=True to compute the "
+                               "batch_jacobian with eager execution enabled and  with "
+                               "experimental_use_pfor set to False.")
+        self._begin_use("batch_jacobian")
+        _unconnected(unconnected_gradients)
+        target = convert_to_tensor(target)
+        tshape, sshape = tuple(target._value.shape), tuple(source.shape)
+        if len(tshape) < 2 or len(sshape) < 2:
+            self._end_use()
+            raise ValueError(f"batch_jacobian needs target and source of rank >= 2, got shapes "
+                             f"{tshape} and {sshape}")
+        if tshape[0] != sshape[0]:
+            self._end_use()
+            raise ValueError(f"Need first dimension of target shape ({tshape}) and source shape "
+                             f"({sshape}) to match.")
+        b, m = tshape[0], int(np.prod(tshape[1:]))
+        ct = None
+        if m and source._id and target._id in self._ids and target._value.dtype.kind in "fc":
+            seed = np.zeros((m, b, m), dtype=target._value.dtype)
+            seed[np.arange(m), :, np.arange(m)] = 1
+            cts = _batched_backprop(self._eqns, target._id, seed.reshape((m,) + tshape), {source._id})
+            ct = cts.get(source._id)
+        self._end_use()
+        from ..ops.array import reshape, transpose, zeros
+        if ct is None:
+            return zeros(tshape + sshape[1:], dtype=source.dtype)
+        if isinstance(ct, IndexedSlices):
+            ct = ct.__tapegrad_dense__()
+        ct = reshape(ct, (m, b) + sshape[1:])
+        perm = (1, 0) + tuple(range(2, ct.ndim))
+        return reshape(transpose(ct, perm), tshape + sshape[1:])
+
+    def __repr__(self):
+        n = "consumed" if self._eqns is None else f"{len(self._eqns)} ops"
+        return f"<GradientTape persistent={self._persistent} recording={self._recording} {n}>"
+
+
+def _unconnected(value) -> bool:
+    """True for ZERO; validates strings as TF does."""
+    if value is UnconnectedGradients.NONE:
+        return False
+    if isinstance(value, UnconnectedGradients):
+        return value is UnconnectedGradients.ZERO
+    try:
+        return UnconnectedGradients(value) is UnconnectedGradients.ZERO
+    except ValueError:
+        raise ValueError(f"Unknown value for unconnected_gradients: {value!r}") from None
+
+
+def _ones(value) -> Tensor:
+    seed = np.empty(value.shape, value.dtype)
+    seed.fill(1)
+    return Tensor(seed)
+
+
+def _result(source, ct, zero: bool):
+    if ct is None or source._value.dtype.kind not in "fc":
+        return _result_zero(source._value.shape, source) if zero else None
+    return ct
+
+
+def _result_zero(shape, source):
+    from ..ops.array import zeros
+    return zeros(shape, dtype=source.dtype)
+
+
+# -- the engine -------------------------------------------------------------------------
+
+def on_path(eqns, source_ids):
+    """The eqns that depend on a source, in execution order, and every id they reach."""
+    reach = set(source_ids)
+    path = []
+    for e in eqns:
+        for i in e.in_ids:
+            if i in reach:
+                reach.update(e.out_ids)
+                path.append(e)
+                break
+    return path, reach
+
+
+def backprop(eqns, seeds: dict, source_ids: set, batch_dims: int = 0, path=None) -> dict:
+    """Reverse mode over `eqns`: cotangents of every id on a path from sources to seeds."""
+    if path is None:
+        path, reach = on_path(eqns, source_ids)
+    else:
+        path, reach = path
+    cts = dict(seeds)
+    for e in reversed(path):
+        if len(e.out_ids) == 1:
+            out_id = e.out_ids[0]
+            g = cts.get(out_id)
+            if g is None:
+                continue
+            if out_id not in source_ids:
+                del cts[out_id]  # free it: nothing upstream needs this cotangent again
+            if isinstance(g, IndexedSlices):
+                g = g.__tapegrad_dense__()
+        else:
+            g = tuple(cts.get(o) for o in e.out_ids)
+            if all(x is None for x in g):
+                continue
+        vjps = e.op.vjps
+        for k, in_id in enumerate(e.in_ids):
+            if in_id not in reach:
+                continue
+            rule = vjps[k]
+            if rule is None:
+                continue
+            ct = rule(g, e.out, *e.inputs, **e.params)
+            if ct is None:
+                continue
+            meta = e.inputs[k]._value
+            if type(ct) is not Tensor or ct._value.shape != meta.shape or ct._value.dtype != meta.dtype:
+                ct = _fit(ct, e, k, batch_dims)
+            prev = cts.get(in_id)
+            cts[in_id] = ct if prev is None else _accumulate(prev, ct)
+    return cts
+
+
+def _batched_backprop(eqns, target_id, seed: np.ndarray, source_ids):
+    """One pass with a leading seed axis when all ops allow it, else one pass per seed row."""
+    path = on_path(eqns, source_ids)
+    if all(_batchable(e) for e in path[0]):
+        return backprop(eqns, {target_id: Tensor(seed)}, source_ids, batch_dims=1, path=path)
+    from ..ops.array import stack
+    rows = [backprop(eqns, {target_id: Tensor(s)}, source_ids, path=path) for s in seed]
+    out = {}
+    for sid in source_ids:
+        per_row = [r.get(sid) for r in rows]
+        if any(p is not None for p in per_row):
+            from ..ops.array import zeros_like
+            anchor = next(p for p in per_row if p is not None)
+            anchor = anchor.__tapegrad_dense__() if isinstance(anchor, IndexedSlices) else anchor
+            out[sid] = stack([zeros_like(anchor) if p is None else
+                              (p.__tapegrad_dense__() if isinstance(p, IndexedSlices) else p)
+                              for p in per_row])
+    return out
+
+
+def _batchable(e) -> bool:
+    rule = e.op.batch_vjp
+    return rule(e.params) if callable(rule) else rule
+
+
+def _fit(ct, e, k: int, batch_dims: int):
+    """Sum a cotangent over broadcast axes back to input k's shape; check it; match dtype."""
+    if isinstance(ct, IndexedSlices):
+        return ct
+    meta = e.inputs[k]._value
+    shape, dtype = meta.shape, meta.dtype
+    have = ct._value.shape
+    if have[batch_dims:] != shape:
+        from ..ops.array import reshape
+        from ..ops.reduce import reduce_sum
+        lead = len(have) - batch_dims - len(shape)
+        core = have[batch_dims + lead:] if lead >= 0 else None
+        if core is None or any(c != s and s != 1 for c, s in zip(core, shape)):
+            raise InvalidArgumentError(
+                f"gradient of {e.op.name} for input #{k} has shape {have[batch_dims:]}, which does not "
+                f"reduce to the input's shape {shape} (op recorded at {format_site(e.site)})")
+        axes = tuple(range(batch_dims, batch_dims + lead)) + tuple(
+            batch_dims + lead + i for i, (c, s) in enumerate(zip(core, shape)) if s == 1 and c != 1)
+        if axes:
+            ct = reduce_sum(ct, axis=axes)
+        ct = reshape(ct, have[:batch_dims] + shape)
+    if ct._value.dtype != dtype:
+        from ..ops.math import cast
+        ct = cast(ct, dtype)
+    return ct
+
+
+def _accumulate(a, b):
+    if isinstance(a, IndexedSlices) or isinstance(b, IndexedSlices):
+        from ..ops.array import concat, range as tf_range
+        parts = []
+        for x in (a, b):
+            if isinstance(x, IndexedSlices):
+                parts.append(x)
+            else:
+                parts.append(IndexedSlices(x, tf_range(x.shape[0]), tuple(x.shape)))
+        return IndexedSlices(concat([p.values for p in parts], 0),
+                             concat([p.indices for p in parts], 0), parts[0].dense_shape)
+    return a + b

@@ -1,0 +1,355 @@
+"""Tensor (immutable, wraps an ndarray) and Variable (mutable, watched by tapes when read).
+
+Operators and most methods are attached by ``tapegrad.ops`` from the op registry,
+so this module holds only what is not an op: identity, conversion, printing.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from . import dtypes
+from .shape import TensorShape
+from ..errors import InvalidArgumentError
+
+# Unique ids for tensors a tape tracks.  0 means "never watched, never recorded";
+# ids are never reused, unlike id(), so a dead tensor cannot alias a new one.
+next_id = itertools.count(1).__next__
+
+
+class Tensor:
+    """An immutable n-dimensional array of one dtype.
+
+    >>> import tapegrad as tf
+    >>> t = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    >>> t.shape, t.dtype, float(t[1, 0])
+    (TensorShape([2, 2]), tf.float32, 3.0)
+    """
+
+    __slots__ = ("_value", "_id", "__weakref__")
+    # Makes NumPy's binary operators defer to ours: ndarray * Tensor -> Tensor.
+    __array_priority__ = 100
+
+    def __init__(self, value, _id: int = 0):
+        self._value = value
+        self._id = _id
+
+    # -- introspection ---------------------------------------------------------------
+    @property
+    def dtype(self) -> dtypes.DType:
+        return dtypes.from_numpy(self._value.dtype)
+
+    @property
+    def shape(self) -> TensorShape:
+        return tuple.__new__(TensorShape, self._value.shape)
+
+    def get_shape(self) -> TensorShape:
+        return self.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def rank(self) -> int:
+        return self._value.ndim
+
+    @property
+    def device(self) -> str:
+        return "/job:localhost/replica:0/task:0/device:CPU:0"
+
+    def numpy(self):
+        """A copy of the value as a NumPy array (a NumPy scalar for rank 0), as TF's."""
+        v = self._value
+        return v.copy() if isinstance(v, np.ndarray) and v.ndim else v[()] if isinstance(v, np.ndarray) else v
+
+    def __array__(self, dtype=None, copy=None):
+        v = np.asarray(self._value)
+        if dtype is not None and v.dtype != dtype:
+            return v.astype(dtype)
+        return v.copy() if copy else v
+
+    def ref(self):
+        """A hashable reference to this tensor (tensors themselves are unhashable)."""
+        return _Ref(self)
+
+    def experimental_ref(self):
+        return _Ref(self)
+
+    # -- Python protocol -------------------------------------------------------------
+    def __len__(self) -> int:
+        if self._value.ndim == 0:
+            raise TypeError("len is not well defined for a rank-0 Tensor.")
+        return len(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __index__(self) -> int:
+        if self.dtype.is_integer and self._value.ndim == 0:
+            return int(self._value)
+        raise TypeError(f"Only integer scalar tensors can be used as an index, got shape "
+                        f"{self.shape} and dtype {self.dtype.name}.")
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __complex__(self) -> complex:
+        return complex(self._value)
+
+    def __format__(self, spec: str) -> str:
+        v = self._value
+        if np.ndim(v) == 0:
+            return format(v[()] if isinstance(v, np.ndarray) else v, spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a Tensor of shape "
+                            f"{self.shape}: only rank-0 tensors take a format spec")
+        return str(self)
+
+    __hash__ = None  # tensors compare elementwise; use t.ref() as a dict key, as in TF
+
+    def __iter__(self):
+        if self._value.ndim == 0:
+            raise TypeError("Cannot iterate over a scalar tensor.")
+        for i in range(len(self._value)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, numpy={_numpy_repr(self._value)}>"
+
+    def __str__(self) -> str:
+        return f"tf.Tensor({np.array2string(np.asarray(self._value))}, shape={self.shape}, dtype={self.dtype.name})"
+
+    def __reduce__(self):
+        raise TypeError("tapegrad tensors are not pickled; save with .numpy() and np.save")
+
+
+class _Ref:
+    __slots__ = ("_t",)
+
+    def __init__(self, t):
+        self._t = t
+
+    def deref(self):
+        return self._t
+
+    def __hash__(self):
+        return id(self._t)
+
+    def __eq__(self, other):
+        return isinstance(other, _Ref) and other._t is self._t
+
+
+def _numpy_repr(v) -> str:
+    return repr(v) if isinstance(v, np.ndarray) and v.ndim else repr(np.asarray(v)[()])
+
+
+class Variable(Tensor):
+    """A mutable tensor: model weights.  Reads inside a GradientTape are watched.
+
+    ``assign``/``assign_add``/``assign_sub`` replace the value; a tape that already
+    recorded a read keeps the value it read, as TensorFlow's snapshots do.
+
+    >>> import tapegrad as tf
+    >>> v = tf.Variable([1.0, 2.0], name="w")
+    >>> v.name, v.trainable
+    ('w:0', True)
+    >>> _ = v.assign_add([1.0, 1.0]); v.numpy()
+    array([2., 3.], dtype=float32)
+    """
+
+    __slots__ = ("_name", "_trainable", "constraint", "_handle_name")
+
+    def __init__(self, initial_value=None, trainable: bool = True, validate_shape: bool = True,
+                 name: str | None = None, dtype=None, constraint=None, shape=None,
+                 synchronization=None, aggregation=None, caching_device=None):
+        if initial_value is None:
+            raise ValueError("The initial value must be specified.")
+        if callable(initial_value):
+            initial_value = initial_value()
+        value = convert_to_array(initial_value, dtype)
+        super().__init__(np.array(value, copy=True), next_id())
+        self._trainable = bool(trainable)
+        base = "Variable" if name is None else str(name)
+        self._handle_name = base
+        self._name = base if base.endswith(":0") else base + ":0"
+        self.constraint = constraint
+        from . import tape
+        tape.variable_created(self)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @property
+    def initial_value(self):
+        return Tensor(self._value.copy())
+
+    def value(self) -> Tensor:
+        return self.read_value()
+
+    def read_value(self) -> Tensor:
+        """The current value as a new Tensor; inside a tape, a watched read."""
+        from ..ops.array import identity
+        return identity(self)
+
+    def numpy(self):
+        return self._value.copy() if self._value.ndim else self._value[()]
+
+    def _checked(self, value, what: str) -> np.ndarray:
+        new = convert_to_array(value, self.dtype)
+        if new.shape != self._value.shape:
+            from .source import here
+            raise ValueError(
+                f"Variable.{what}: cannot assign a value of shape {new.shape} to variable "
+                f"{self._name!r} of shape {self._value.shape} (at {here()})")
+        return new
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        self._value = np.array(self._checked(value, "assign"), copy=True)
+        return self
+
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        self._value = self._value + self._checked(delta, "assign_add")
+        return self
+
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        self._value = self._value - self._checked(delta, "assign_sub")
+        return self
+
+    def __repr__(self) -> str:
+        return (f"<tf.Variable '{self._name}' shape={self.shape} dtype={self.dtype.name}, "
+                f"numpy={_numpy_repr(self._value)}>")
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+
+# -- conversion -------------------------------------------------------------------------
+
+def _infer_python_dtype(value) -> np.dtype:
+    """TF's defaults: float -> float32, int -> int32 (int64 when it does not fit), bool -> bool."""
+    arr = np.asarray(value)
+    kind = arr.dtype.kind
+    if kind == "f":
+        return np.dtype(np.float32)
+    if kind in "iu":
+        if arr.size and (arr.max() > 2**31 - 1 or arr.min() < -2**31):
+            return np.dtype(np.int64)
+        return np.dtype(np.int32)
+    if kind == "c":
+        return np.dtype(np.complex128)
+    if kind == "b":
+        return np.dtype(np.bool_)
+    if kind in "US":
+        return arr.dtype
+    if kind == "O":
+        raise TypeError(f"Cannot convert {value!r} to a tensor: it is not numeric data")
+    return arr.dtype
+
+
+def convert_to_array(value, dtype=None) -> np.ndarray:
+    """An ndarray for `value` with TF's dtype rules; never aliases a caller's mutable array."""
+    np_dtype = None if dtype is None else dtypes.as_dtype(dtype)._np
+    if isinstance(value, Tensor):
+        v = value._value
+        if np_dtype is not None and v.dtype != np_dtype:
+            raise ValueError(f"Tensor conversion requested dtype {np_dtype.name} for Tensor with "
+                             f"dtype {v.dtype.name}: {value!r}")
+        return np.asarray(v)
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        if np_dtype is None:
+            return np.array(value)
+        return np.array(value, dtype=np_dtype)
+    if hasattr(value, "__tapegrad_dense__"):
+        return convert_to_array(value.__tapegrad_dense__(), dtype)
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in _flat(value)):
+        value = _lists_of_arrays(value)
+    if np_dtype is None:
+        return np.array(value, dtype=_infer_python_dtype(value))
+    arr = np.array(value)
+    if arr.dtype.kind == "f" and np_dtype.kind in "iub":
+        if not np.all(np.equal(np.mod(arr, 1), 0)):
+            raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {np_dtype.name}")
+    return arr.astype(np_dtype)
+
+
+def _flat(value):
+    for v in value:
+        if isinstance(v, (list, tuple)):
+            yield from _flat(v)
+        else:
+            yield v
+
+
+def _lists_of_arrays(value):
+    if isinstance(value, Tensor):
+        return np.asarray(value._value)
+    if isinstance(value, (list, tuple)):
+        return [_lists_of_arrays(v) for v in value]
+    return value
+
+
+def constant(value, dtype=None, shape=None, name=None) -> Tensor:
+    """A tensor from a Python value or array; `shape` broadcasts or reshapes as TF's.
+
+    >>> import tapegrad as tf
+    >>> tf.constant(1.5).dtype, tf.constant([1, 2]).dtype, tf.constant(0, shape=[2, 2]).shape
+    (tf.float32, tf.int32, TensorShape([2, 2]))
+    """
+    arr = convert_to_array(value, dtype)
+    if shape is not None:
+        shape = tuple(shape)
+        if arr.size == int(np.prod(shape)):
+            arr = arr.reshape(shape)
+        elif arr.size == 1:
+            arr = np.full(shape, arr.reshape(()), dtype=arr.dtype)
+        else:
+            raise TypeError(f"Eager execution of tf.constant with unsupported shape. Tensor "
+                            f"{value!r} (converted from {arr.shape}) has {arr.size} elements, but "
+                            f"got `shape` {shape} with {int(np.prod(shape))} elements).")
+    return Tensor(arr)
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
+    """Return `value` as a Tensor (a Variable becomes a watched read; a Tensor is itself).
+
+    >>> import tapegrad as tf
+    >>> tf.convert_to_tensor([1.0, 2.0]).dtype
+    tf.float32
+    """
+    if type(value) is Tensor:
+        if dtype is not None and value._value.dtype != dtypes.as_dtype(dtype)._np:
+            raise ValueError(f"Tensor conversion requested dtype {dtypes.as_dtype(dtype).name} "
+                             f"for Tensor with dtype {value.dtype.name}: {value!r}")
+        return value
+    if isinstance(value, Variable):
+        if dtype is not None and dtypes.as_dtype(dtype) != value.dtype:
+            raise ValueError(f"Tensor conversion requested dtype {dtypes.as_dtype(dtype).name} "
+                             f"for variable {value.name!r} with dtype {value.dtype.name}")
+        return value.read_value()
+    if dtype is None and dtype_hint is not None and not isinstance(value, np.ndarray):
+        try:
+            return Tensor(convert_to_array(value, dtype_hint))
+        except (TypeError, ValueError):
+            pass
+    return Tensor(convert_to_array(value, dtype))
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def check_same_dtype(op_name: str, tensors) -> None:
+    first = tensors[0]._value.dtype
+    for t in tensors[1:]:
+        if t._value.dtype != first:
+            raise InvalidArgumentError(f"{op_name}: dtypes differ: {first.name} vs {t._value.dtype.name}")

@@ -1,0 +1,1 @@
+"""``tf.nn``: activations, losses, normalisation, convolution and pooling."""

@@ -1,0 +1,132 @@
+"""Matrix products: matmul (batched, with transposes), einsum; tensordot is composed."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.op import REAL, defop
+from .array import broadcast_to, reshape, transpose
+
+__all__ = ["matmul", "einsum", "tensordot", "matvec", "diag_part", "trace", "matrix_transpose"]
+
+
+def _t(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _matmul_dx(g, out, a, b, transpose_a, transpose_b):
+    if transpose_a:
+        return matmul(b, g, transpose_a=transpose_b, transpose_b=True)
+    return matmul(g, b, transpose_b=not transpose_b)
+
+
+def _matmul_dy(g, out, a, b, transpose_a, transpose_b):
+    if transpose_b:
+        return matmul(g, a, transpose_a=True, transpose_b=transpose_a)
+    return matmul(a, g, transpose_a=not transpose_a)
+
+
+@defop(vjp=(_matmul_dx, _matmul_dy),
+       jvp=(lambda t, out, a, b, transpose_a, transpose_b: matmul(t, b, transpose_a, transpose_b),
+            lambda t, out, a, b, transpose_a, transpose_b: matmul(a, t, transpose_a, transpose_b)),
+       domain=(REAL, REAL), batch_vjp=True, method=("__matmul__", "__rmatmul__"))
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """a @ b over the last two axes, batch axes broadcast; either side may be transposed.
+
+    >>> import tapegrad as tf
+    >>> tf.matmul(tf.ones([2, 3]), tf.ones([3, 4])).shape
+    TensorShape([2, 4])
+    """
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul needs tensors of rank >= 2, got shapes {a.shape} and {b.shape}")
+    return np.matmul(_t(a) if transpose_a else a, _t(b) if transpose_b else b)
+
+
+def _einsum_parts(equation: str, n: int):
+    eq = equation.replace(" ", "")
+    if "..." in eq:
+        raise NotImplementedError("einsum with '...' is not supported; spell the axes out")
+    if "->" in eq:
+        ins, out = eq.split("->")
+    else:
+        ins = eq
+        letters = ins.replace(",", "")
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    subs = ins.split(",")
+    if len(subs) != n:
+        raise ValueError(f"einsum: equation {equation!r} has {len(subs)} operands, got {n} tensors")
+    return subs, out
+
+
+def _einsum_vjp(k, g, out, *xs, equation):
+    subs, out_sub = _einsum_parts(equation, len(xs))
+    if len(set(subs[k])) != len(subs[k]):
+        raise NotImplementedError("gradient of einsum with a repeated index in one operand")
+    others = [s for i, s in enumerate(subs) if i != k]
+    present = "".join(c for c in dict.fromkeys(subs[k]) if c in out_sub or any(c in o for o in others))
+    lead = "".join(chr(ord("A") + i) for i in range(g.ndim - len(out_sub)))  # jacobian axes
+    eq = ",".join([lead + out_sub] + others) + "->" + lead + present
+    grad = einsum(eq, g, *[x for i, x in enumerate(xs) if i != k])
+    if present != subs[k]:  # axes summed away in the forward get a broadcast gradient
+        sizes = dict(zip(subs[k], xs[k].shape))
+        grad = reshape(grad, tuple(g.shape[:len(lead)]) +
+                       tuple(sizes[c] if c in present else 1 for c in subs[k]))
+        grad = broadcast_to(grad, tuple(g.shape[:len(lead)]) + tuple(xs[k].shape))
+    return grad
+
+
+def _einsum_jvp(k, t, out, *xs, equation):
+    return einsum(equation, *[t if i == k else x for i, x in enumerate(xs)])
+
+
+@defop(vjp=_einsum_vjp, jvp=_einsum_jvp, domain=(REAL, REAL), batch_vjp=True, name="einsum")
+def _einsum(*inputs, equation=""):
+    _einsum_parts(equation, len(inputs))
+    return np.einsum(equation, *inputs, optimize=len(inputs) > 2)
+
+
+def einsum(equation, *inputs, **kwargs):
+    """Einstein summation, e.g. 'ij,jk->ik' (letters only; no '...').
+
+    >>> import tapegrad as tf
+    >>> tf.einsum("ij,j->i", tf.ones([2, 3]), tf.ones([3])).numpy()
+    array([3., 3.], dtype=float32)
+    """
+    kwargs.pop("name", None)
+    return _einsum(*inputs, equation=equation)
+
+
+def tensordot(a, b, axes, name=None):
+    """Sum products over the given axes of a and b (an int: the last/first `axes` axes)."""
+    a_shape, b_shape = tuple(np.shape(a)), tuple(np.shape(b))
+    if isinstance(axes, (int, np.integer)):
+        a_axes = list(range(len(a_shape) - axes, len(a_shape)))
+        b_axes = list(range(axes))
+    else:
+        a_axes, b_axes = ([x] if isinstance(x, int) else list(x) for x in axes)
+    a_axes = [x % len(a_shape) for x in a_axes]
+    b_axes = [x % len(b_shape) for x in b_axes]
+    a_free = [i for i in range(len(a_shape)) if i not in a_axes]
+    b_free = [i for i in range(len(b_shape)) if i not in b_axes]
+    k = int(np.prod([a_shape[i] for i in a_axes]))
+    a2 = reshape(transpose(a, a_free + a_axes), (-1, k))
+    b2 = reshape(transpose(b, b_axes + b_free), (k, -1))
+    return reshape(matmul(a2, b2), [a_shape[i] for i in a_free] + [b_shape[i] for i in b_free])
+
+
+def matvec(a, b, transpose_a=False, name=None):
+    """Matrix times vector over the last axes: matmul(a, b[..., None])[..., 0]."""
+    from .array import expand_dims, squeeze
+    return squeeze(matmul(a, expand_dims(b, -1), transpose_a=transpose_a), -1)
+
+
+def matrix_transpose(a, name="matrix_transpose", conjugate=False):
+    rank = np.ndim(a)
+    return transpose(a, list(range(rank - 2)) + [rank - 1, rank - 2])
+
+
+def diag_part(input, name="diag_part"):
+    return einsum("ii->i", input)
+
+
+def trace(x, name=None):
+    return einsum("ii->", x)

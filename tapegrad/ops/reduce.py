@@ -1,0 +1,232 @@
+"""Reductions over axes, and cumulative sums.
+
+Reduction vjps broadcast the cotangent back over the reduced axes with
+``_unreduce``, which also accepts extra leading (jacobian) axes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.op import NONZERO, REAL, defop
+from .array import broadcast_to, reshape, stop_gradient
+from .math import abs, cast, equal, exp, log, sqrt, square
+
+__all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_logsumexp",
+           "reduce_variance", "reduce_std", "reduce_all", "reduce_any", "argmax", "argmin", "cumsum",
+           "norm", "count_nonzero", "reduce_euclidean_norm"]
+
+
+_ALL_AXES = [tuple(range(n)) for n in range(8)]
+
+
+def _axes(axis, ndim: int) -> tuple:
+    if axis is None:
+        return _ALL_AXES[ndim] if ndim < 8 else tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of bounds for a tensor of rank {ndim}")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def _unreduce(g, x, axis, keepdims):
+    """Broadcast cotangent g of a reduction of x back to x's shape (keeping g's leading axes)."""
+    shape = tuple(x.shape)
+    if axis is None and not keepdims:  # everything was reduced: g holds only leading axes
+        return broadcast_to(g, g._value.shape + shape)
+    axes = _axes(axis, len(shape))
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    out_rank = len(shape) if keepdims else len(shape) - len(axes)
+    lead = tuple(g.shape[:g.ndim - out_rank])
+    if out_rank and not keepdims:
+        g = reshape(g, lead + kept)
+    return broadcast_to(g, lead + shape)
+
+
+def _count(x, axis) -> int:
+    shape = tuple(x.shape)
+    return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
+
+
+@defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims),),
+       jvp=(lambda t, out, x, axis, keepdims: reduce_sum(t, axis, keepdims),),
+       saves="", domain=(REAL,), batch_vjp=True)
+def reduce_sum(input_tensor, axis=None, keepdims=False):
+    """Sum over `axis` (all axes when None).
+
+    >>> import tapegrad as tf
+    >>> tf.reduce_sum(tf.ones([2, 3]), axis=1).numpy()
+    array([3., 3.], dtype=float32)
+    """
+    x = np.asarray(input_tensor)
+    return np.add.reduce(x, axis=_axes(axis, x.ndim), keepdims=keepdims, dtype=x.dtype)
+
+
+@defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims) / _count(x, axis),),
+       jvp=(lambda t, out, x, axis, keepdims: reduce_mean(t, axis, keepdims),),
+       saves="", domain=(REAL,), batch_vjp=True)
+def reduce_mean(input_tensor, axis=None, keepdims=False):
+    """Mean over `axis`; integer tensors give an integer (truncated) mean, as TF."""
+    x = np.asarray(input_tensor)
+    axes = _axes(axis, x.ndim)
+    if x.dtype.kind in "iu":
+        n = int(np.prod([x.shape[a] for a in axes]))
+        total = np.sum(x, axis=axes, keepdims=keepdims, dtype=np.int64)
+        return (np.trunc(total / n) if n else total).astype(x.dtype)
+    return np.mean(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+
+
+def _extremum_vjp(g, out, x, axis, keepdims):
+    """Cotangent shared equally among the elements that attain the max (or min), as TF."""
+    shape = tuple(x.shape)
+    axes = _axes(axis, len(shape))
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    mask = cast(equal(x, reshape(out, kept)), g.dtype)
+    count = reshape(reduce_sum(mask, axes), kept)
+    return _unreduce(g, x, axis, keepdims) * (mask / count)
+
+
+def _extremum_jvp(t, out, x, axis, keepdims):
+    shape = tuple(x.shape)
+    axes = _axes(axis, len(shape))
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    mask = cast(equal(x, reshape(out, kept)), t.dtype)
+    return reduce_sum(t * mask, axes, keepdims) / reduce_sum(mask, axes, keepdims)
+
+
+@defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True)
+def reduce_max(input_tensor, axis=None, keepdims=False):
+    x = np.asarray(input_tensor)
+    return np.max(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
+
+
+@defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True)
+def reduce_min(input_tensor, axis=None, keepdims=False):
+    x = np.asarray(input_tensor)
+    return np.min(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
+
+
+def _prod_others(x, axis):
+    """Product of all other elements of the reduced slice, exact when x has zeros."""
+    shape = tuple(x.shape)
+    axes = _axes(axis, len(shape))
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    nonzero = cast(x != 0, x.dtype)
+    safe = x + (1 - nonzero)                      # zeros replaced by ones
+    prod_nonzero = reshape(reduce_prod(safe, axes), kept)
+    zeros = reshape(reduce_sum(1 - nonzero, axes), kept)
+    # no zero in the slice: P/x; one zero: P_nonzero at the zero, 0 elsewhere; more: 0
+    return (prod_nonzero / safe) * cast(zeros == 0, x.dtype) + \
+        prod_nonzero * (1 - nonzero) * cast(zeros == 1, x.dtype)
+
+
+@defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims) * _prod_others(x, axis),),
+       jvp=(lambda t, out, x, axis, keepdims: reduce_sum(t * _prod_others(x, axis), axis, keepdims),),
+       domain=(NONZERO,), batch_vjp=True)
+def reduce_prod(input_tensor, axis=None, keepdims=False):
+    x = np.asarray(input_tensor)
+    return np.prod(x, axis=_axes(axis, x.ndim), keepdims=keepdims, dtype=x.dtype)
+
+
+@defop(nondiff="boolean reduction")
+def reduce_all(input_tensor, axis=None, keepdims=False):
+    x = np.asarray(input_tensor)
+    return np.all(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
+
+
+@defop(nondiff="boolean reduction")
+def reduce_any(input_tensor, axis=None, keepdims=False):
+    x = np.asarray(input_tensor)
+    return np.any(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
+
+
+def _arg_reduce(fn, x, axis, output_type):
+    from ..core import dtypes
+    x = np.asarray(x)
+    axis = 0 if axis is None else int(axis)  # TF: axis None means 0
+    return fn(x, axis=axis).astype(dtypes.as_dtype(output_type)._np)
+
+
+@defop(nondiff="integer index result")
+def argmax(input, axis=None, output_type="int64"):
+    """Index of the largest value along `axis` (0 when None), as int64 by default."""
+    return _arg_reduce(np.argmax, input, axis, output_type)
+
+
+@defop(nondiff="integer index result")
+def argmin(input, axis=None, output_type="int64"):
+    return _arg_reduce(np.argmin, input, axis, output_type)
+
+
+@defop(nondiff="integer count result")
+def count_nonzero(input, axis=None, keepdims=False, dtype="int64"):
+    from ..core import dtypes
+    x = np.asarray(input)
+    return np.count_nonzero(x, axis=_axes(axis, x.ndim), keepdims=keepdims).astype(dtypes.as_dtype(dtype)._np)
+
+
+def _cumsum_vjp(g, out, x, axis, exclusive, reverse):
+    return cumsum(g, axis + g.ndim - x.ndim, exclusive, not reverse)
+
+
+@defop(vjp=(_cumsum_vjp,), jvp=(lambda t, out, x, axis, exclusive, reverse: cumsum(t, axis, exclusive, reverse),),
+       saves="", domain=(REAL,), batch_vjp=True)
+def cumsum(x, axis=0, exclusive=False, reverse=False):
+    """Cumulative sum along `axis`; `exclusive` shifts by one, `reverse` runs from the end."""
+    x = np.asarray(x)
+    axis = int(axis) % x.ndim
+    if reverse:
+        x = np.flip(x, axis)
+    c = np.cumsum(x, axis=axis, dtype=x.dtype)
+    if exclusive:
+        c = np.concatenate([np.zeros_like(np.take(c, [0], axis=axis)),
+                            np.take(c, np.arange(c.shape[axis] - 1), axis=axis)], axis=axis)
+    return np.flip(c, axis) if reverse else c
+
+
+# -- composites -------------------------------------------------------------------------
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
+    """log(sum(exp(x))) without overflow: the max is taken out first (through stop_gradient)."""
+    m = stop_gradient(reduce_max(input_tensor, axis, keepdims=True))
+    finite_m = m * cast(abs(m) < np.inf, m.dtype) if m.dtype.is_floating else m
+    out = log(reduce_sum(exp(input_tensor - finite_m), axis, keepdims=True)) + finite_m
+    return out if keepdims else reshape(out, _reduced_shape(out, input_tensor, axis))
+
+
+def _reduced_shape(out, x, axis):
+    shape = tuple(np.shape(x))
+    axes = _axes(axis, len(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    """Biased variance (mean of squared deviations)."""
+    mean = reduce_mean(input_tensor, axis, keepdims=True)
+    return reduce_mean(square(input_tensor - mean), axis, keepdims)
+
+
+def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
+    return sqrt(reduce_variance(input_tensor, axis, keepdims))
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
+    """Vector norm over `axis` (all elements when None): 'euclidean'/2, 1, or np.inf."""
+    keepdims = bool(keepdims)
+    if ord in ("euclidean", "fro", 2, 2.0):
+        return sqrt(reduce_sum(square(tensor), axis, keepdims))
+    if ord in (1, 1.0):
+        return reduce_sum(abs(tensor), axis, keepdims)
+    if ord in (np.inf, "inf"):
+        return reduce_max(abs(tensor), axis, keepdims)
+    if isinstance(ord, (int, float)) and ord > 0:
+        return reduce_sum(abs(tensor) ** float(ord), axis, keepdims) ** (1.0 / ord)
+    raise ValueError(f"'ord' must be a supported vector norm, got {ord!r}")
+
+
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
+    return norm(input_tensor, "euclidean", axis, keepdims)
+
