@@ -15,6 +15,7 @@ from .core.dtypes import (DType, as_dtype, bool_ as bool, complex64, complex128,
 from .core.shape import TensorShape
 from .core.sparse import IndexedSlices
 from .core.tape import GradientTape, UnconnectedGradients
+from .core.custom_gradient import custom_gradient
 from .core.tensor import Tensor, Variable, constant, convert_to_tensor, is_tensor
 from . import errors
 from . import ops as _ops
@@ -22,6 +23,7 @@ from .ops.math import *  # noqa: F401,F403
 from .ops.array import *  # noqa: F401,F403
 from .ops.reduce import *  # noqa: F401,F403
 from .ops.linalg import einsum, matmul, tensordot  # noqa: F401
+from .ops.clip import *  # noqa: F401,F403
 from .ops.math import abs, pow, round  # noqa: A004 - TF's names shadow builtins on purpose
 from .ops.array import range, slice  # noqa: A004
 from . import math, linalg, nn, random, autodiff  # noqa: F401

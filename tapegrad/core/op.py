@@ -96,24 +96,32 @@ class Eqn:
     def __init__(self, op, params, tensors, out, site):
         self.op = op
         self.params = params
-        if len(tensors) == 1:
-            t = tensors[0]
-            self.in_ids = (t._id,)
+        self.site = site
+        self.out_ids = (out._id,)
+        if op.saves_inputs:
+            if len(tensors) == 2:
+                x, y = tensors
+                self.in_ids = (x._id, y._id)
+                self.inputs = (_snapshot(x) if type(x) is Variable else x,
+                               _snapshot(y) if type(y) is Variable else y)
+            else:
+                self.in_ids = tuple([t._id for t in tensors])
+                self.inputs = tuple([_snapshot(t) if type(t) is Variable else t for t in tensors])
         else:
             self.in_ids = tuple([t._id for t in tensors])
-        if op.saves_inputs:
-            self.inputs = tensors if type(tensors) is tuple and Variable not in map(type, tensors) else \
-                tuple([Tensor(t._value, t._id) if type(t) is Variable else t for t in tensors])
-        else:
             self.inputs = tuple([Abstract(t._value.shape, t._value.dtype) for t in tensors])
-        self.out_ids = (out._id,)
-        self.out = out if op.saves_out else Abstract(out._value.shape, out._value.dtype)
-        self.site = site
+        v = out._value
+        self.out = out if op.saves_out else Abstract(v.shape, v.dtype)
 
     def __repr__(self):
         ins = ", ".join(f"%{i}" for i in self.in_ids)
         params = "".join(f" {k}={v!r}" for k, v in self.params.items())
         return f"%{self.out_ids[0]} = {self.op.name}[{params.strip()}]({ins})  # {format_site(self.site)}"
+
+
+def _snapshot(var) -> Tensor:
+    """The variable's value as read now: a later assign must not change what backward sees."""
+    return Tensor(var._value, var._id)
 
 
 class Op:
