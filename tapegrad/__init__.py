@@ -29,3 +29,13 @@ from .ops.array import range, slice  # noqa: A004
 from . import math, linalg, nn, random, autodiff  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """Load the heavier packages (keras, data, function, inspect) on first use: import stays fast."""
+    import importlib
+    if name in ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test"):
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")

@@ -1,0 +1,27 @@
+"""Keras 3 pieces for custom training loops (``tf.keras``): layers, models, losses, optimizers, metrics.
+
+Submodules load on first use, so ``import tapegrad`` stays fast.
+"""
+from __future__ import annotations
+
+import importlib
+
+_SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "initializers", "activations",
+               "utils", "regularizers", "constraints", "callbacks", "datasets", "backend", "saving"}
+_FROM_MODELS = {"Model", "Sequential", "Input"}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    if name in _FROM_MODELS:
+        value = getattr(importlib.import_module(f"{__name__}.models"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tapegrad.keras' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _SUBMODULES | _FROM_MODELS)

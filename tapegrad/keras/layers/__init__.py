@@ -1,0 +1,2 @@
+"""Keras layers (``tf.keras.layers``)."""
+from .base import Layer  # noqa: F401

@@ -1,0 +1,330 @@
+"""Layer: the Keras 3 building block - lazy build, weights, tracking, training propagation.
+
+Tracking follows Python attribute assignment order (``self.__dict__`` keeps it):
+a layer's own weights (trainable, then non-trainable, in creation order), then
+its sublayers' in the order they were assigned, recursively, de-duplicated.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+
+import numpy as np
+
+from ... import ops  # noqa: F401  (registers every op)
+from ...core import dtypes
+from ...core.tensor import Tensor, Variable, convert_to_tensor
+
+_ALLOWED_KWARGS = {"input_shape", "input_dim", "batch_input_shape", "batch_size", "weights"}
+_name_counts: dict = {}
+_context = threading.local()
+
+
+def unique_name(base: str) -> str:
+    """'dense', 'dense_1', 'dense_2', ... as Keras names layers."""
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_names() -> None:
+    """Start layer names over (keras.backend.clear_session)."""
+    _name_counts.clear()
+
+
+def to_snake_case(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def current_training():
+    """The `training` value of the outermost layer call in progress (None outside calls)."""
+    return getattr(_context, "training", None)
+
+
+def is_symbolic(x) -> bool:
+    return getattr(x, "_is_keras_tensor", False)
+
+
+class Layer:
+    """Base class of all layers (``keras.layers.Layer``).
+
+    Subclasses create weights in ``build(input_shape)`` with ``add_weight`` and compute
+    in ``call(inputs, training=None)``.
+
+    >>> import tapegrad as tf
+    >>> class Scale(tf.keras.layers.Layer):
+    ...     def build(self, input_shape):
+    ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+    ...     def call(self, x):
+    ...         return x * self.w
+    >>> layer = Scale()
+    >>> layer(tf.ones([2, 3])).shape, [v.path for v in layer.weights]
+    (TensorShape([2, 3]), ['scale/w'])
+    """
+
+    def __init__(self, *, activity_regularizer=None, trainable: bool = True, dtype=None,
+                 autocast: bool = True, name: str | None = None, **kwargs):
+        unknown = set(kwargs) - _ALLOWED_KWARGS
+        if unknown:
+            raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+        object.__setattr__(self, "_tracking", False)
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._dtype = dtypes.as_dtype(dtype or "float32")
+        self._trainable = trainable
+        self.built = False
+        self.activity_regularizer = activity_regularizer
+        self._own_trainable: list = []
+        self._own_non_trainable: list = []
+        self._losses: list = []
+        shape = kwargs.get("batch_input_shape")
+        if shape is None and kwargs.get("input_shape") is not None:
+            shape = (kwargs.get("batch_size"),) + tuple(kwargs["input_shape"])
+        if shape is None and kwargs.get("input_dim") is not None:
+            shape = (kwargs.get("batch_size"), kwargs["input_dim"])
+        self._batch_input_shape = None if shape is None else tuple(shape)
+        sig = inspect.signature(self.call)
+        self._call_has_training = "training" in sig.parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+        default = sig.parameters.get("training")
+        self._training_default = None if default is None or default.default is inspect.Parameter.empty \
+            else default.default
+        object.__setattr__(self, "_tracking", True)
+
+    # -- properties ------------------------------------------------------------------
+    @property
+    def dtype(self) -> str:
+        return self._dtype.name
+
+    @property
+    def compute_dtype(self) -> str:
+        return self._dtype.name
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype.name
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    @property
+    def layers(self) -> list:
+        return list(self._sublayers())
+
+    # -- tracking ----------------------------------------------------------------------
+    def _sublayers(self):
+        """Direct sublayers in attribute-assignment order (inside lists, tuples and dicts too)."""
+        seen = set()
+        for key, value in self.__dict__.items():
+            if key.startswith("_keras_") or key == "_inbound":
+                continue
+            for layer in _find(value, Layer):
+                if id(layer) not in seen and layer is not self:
+                    seen.add(id(layer))
+                    yield layer
+
+    def _own_variables(self):
+        """Variables created by add_weight, then Variables assigned as attributes."""
+        out = self._own_trainable + self._own_non_trainable
+        ids = {id(v) for v in out}
+        for key, value in self.__dict__.items():
+            for v in _find(value, Variable):
+                if id(v) not in ids:
+                    ids.add(id(v))
+                    out.append(v)
+        return out
+
+    def _collect(self, own, recurse):
+        out, seen = [], set()
+        for v in own(self):
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        for layer in self._sublayers():
+            for v in recurse(layer):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def weights(self) -> list:
+        """Own weights (trainable first), then sublayers' weights, in tracking order."""
+        return self._collect(lambda s: [v for v in s._own_variables() if v.trainable] +
+                             [v for v in s._own_variables() if not v.trainable], lambda l: l.weights)
+
+    variables = weights
+
+    @property
+    def trainable_weights(self) -> list:
+        if not self._trainable:
+            return []
+        return self._collect(lambda s: [v for v in s._own_variables() if v.trainable],
+                             lambda l: l.trainable_weights)
+
+    trainable_variables = trainable_weights
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self._trainable:
+            return self.weights
+        return self._collect(lambda s: [v for v in s._own_variables() if not v.trainable],
+                             lambda l: l.non_trainable_weights)
+
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self) -> list:
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(f"Layer {self.name!r} expects {len(params)} weights, but the given weights "
+                             f"list has {len(weights)} entries.")
+        for v, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(v.shape) != w.shape:
+                raise ValueError(f"Layer {self.name!r} weight shape {tuple(v.shape)} is not compatible with "
+                                 f"provided weight shape {w.shape} (variable {v.path!r}).")
+            v.assign(w.astype(v.dtype.as_numpy_dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the layer "
+                             f"isn't built. You can build it manually via: `{self.name}.build(batch_input_shape)`.")
+        return int(sum(np.prod(v.shape) for v in self.weights))
+
+    @property
+    def losses(self) -> list:
+        out = list(self._losses)
+        for v in self._own_variables():
+            reg = getattr(self, "_regularizers", {}).get(id(v))
+            if reg is not None:
+                out.append(reg(v))
+        for layer in self._sublayers():
+            out.extend(layer.losses)
+        return out
+
+    def add_loss(self, loss) -> None:
+        self._losses.append(loss)
+
+    # -- weights -----------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True,
+                   autocast: bool = True, regularizer=None, constraint=None, aggregation=None,
+                   name: str | None = None):
+        """Create a weight variable of this layer (path '<layer>/<name>')."""
+        from .. import initializers
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dt = dtypes.as_dtype(dtype or self._dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dt.is_floating else "zeros"
+        init = initializers.get(initializer)
+        value = init(shape, dtype=dt)
+        name = name or f"variable_{len(self._own_trainable) + len(self._own_non_trainable)}"
+        var = Variable(convert_to_tensor(value, dtype=dt), trainable=trainable,
+                       name=f"{self.name}/{name}", constraint=constraint)
+        var.path = f"{self.name}/{name}"
+        (self._own_trainable if trainable else self._own_non_trainable).append(var)
+        if regularizer is not None:
+            from .. import regularizers
+            if not hasattr(self, "_regularizers"):
+                self._regularizers = {}
+            self._regularizers[id(var)] = regularizers.get(regularizer)
+        return var
+
+    # -- building and calling ----------------------------------------------------------
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `call()` method "
+                                  f"implemented.")
+
+    def __call__(self, *args, **kwargs):
+        if any(is_symbolic(x) for x in _find(list(args) + list(kwargs.values()), object, leaves=True)):
+            from ..models.functional import symbolic_call
+            return symbolic_call(self, args, kwargs)
+        if args:
+            args = (self._convert_inputs(args[0]),) + tuple(args[1:])
+        training = kwargs.pop("training", None)
+        outer = current_training()
+        if training is None:
+            training = outer if outer is not None else self._training_default
+        if self._call_has_training:
+            kwargs["training"] = training
+        if not self.built:
+            self._build_from(args, kwargs)
+        previous = getattr(_context, "training", None)
+        _context.training = training
+        try:
+            return self.call(*args, **kwargs)
+        finally:
+            _context.training = previous
+
+    def _convert_inputs(self, x):
+        if isinstance(x, Tensor):
+            return x
+        if isinstance(x, (list, tuple)) and x and all(isinstance(e, (Tensor, np.ndarray)) for e in x):
+            return type(x)(self._convert_inputs(e) for e in x)
+        if isinstance(x, dict):
+            return {k: self._convert_inputs(v) for k, v in x.items()}
+        arr = np.asarray(x)
+        if arr.dtype.kind == "f" or arr.dtype.kind == "O":
+            return convert_to_tensor(arr.astype(self._dtype.as_numpy_dtype))
+        return convert_to_tensor(arr)
+
+    def _build_from(self, args, kwargs) -> None:
+        first = args[0] if args else next(iter(kwargs.values()), None)
+        self.build(_shapes(first))
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        from ..models.functional import output_shape_by_running
+        return output_shape_by_running(self, input_shape)
+
+    # -- config --------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _find(value, kind, leaves=False):
+    """Objects of `kind` in value, looking inside lists, tuples and dict values."""
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _find(v, kind, leaves)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _find(v, kind, leaves)
+    elif isinstance(value, kind):
+        yield value
+
+
+def _shapes(x):
+    """The TensorShape of x, or a list/dict of them for nested inputs."""
+    from ...core.shape import TensorShape
+    if isinstance(x, (list, tuple)):
+        return [_shapes(e) for e in x]
+    if isinstance(x, dict):
+        return {k: _shapes(v) for k, v in x.items()}
+    if hasattr(x, "shape"):
+        return TensorShape(tuple(x.shape))
+    return TensorShape(np.shape(x))
