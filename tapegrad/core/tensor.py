@@ -6,6 +6,7 @@ so this module holds only what is not an op: identity, conversion, printing.
 from __future__ import annotations
 
 import itertools
+import sys
 
 import numpy as np
 
@@ -108,7 +109,7 @@ class Tensor:
         if spec:
             raise TypeError(f"unsupported format string {spec!r} for a Tensor of shape "
                             f"{self.shape}: only rank-0 tensors take a format spec")
-        return str(self)
+        return str(np.asarray(v))  # as TF: the NumPy value's format, '[1. 2.]'
 
     __hash__ = None  # tensors compare elementwise; use t.ref() as a dict key, as in TF
 
@@ -145,7 +146,7 @@ class _Ref:
 
 
 def _numpy_repr(v) -> str:
-    return repr(v) if isinstance(v, np.ndarray) and v.ndim else repr(np.asarray(v)[()])
+    return repr(v) if isinstance(v, np.ndarray) and v.ndim else str(np.asarray(v)[()])
 
 
 class Variable(Tensor):
@@ -162,7 +163,7 @@ class Variable(Tensor):
     array([2., 3.], dtype=float32)
     """
 
-    __slots__ = ("_name", "_trainable", "constraint", "_handle_name")
+    __slots__ = ("_name", "_trainable", "constraint", "_handle_name", "path")
 
     def __init__(self, initial_value=None, trainable: bool = True, validate_shape: bool = True,
                  name: str | None = None, dtype=None, constraint=None, shape=None,
@@ -177,6 +178,7 @@ class Variable(Tensor):
         base = "Variable" if name is None else str(name)
         self._handle_name = base
         self._name = base if base.endswith(":0") else base + ":0"
+        self.path = base  # where the variable lives, e.g. "sequential/dense/kernel" (Keras sets it)
         self.constraint = constraint
         from . import tape
         tape.variable_created(self)
@@ -224,6 +226,18 @@ class Variable(Tensor):
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         self._value = self._value - self._checked(delta, "assign_sub")
         return self
+
+    def _writable(self) -> np.ndarray:
+        """The value array, safe to update in place (optimizers do, to avoid temporaries).
+
+        Copy-on-write: if anything else still references the current array (a tensor
+        read earlier, a tape's saved input, a view), the variable moves to a copy first
+        so that what was read stays as it was read.
+        """
+        # 3 = the attribute, getrefcount's argument, and nothing else
+        if sys.getrefcount(self._value) > 3 or not self._value.flags.writeable:
+            self._value = self._value.copy()
+        return self._value
 
     def __repr__(self) -> str:
         return (f"<tf.Variable '{self._name}' shape={self.shape} dtype={self.dtype.name}, "
