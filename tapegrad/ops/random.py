@@ -1,1 +1,271 @@
-"""(being written)"""
+"""Random tensors, seeded the way TensorFlow seeds them.
+
+TensorFlow combines a global seed (``tf.random.set_seed``) with an op seed (``seed=``):
+
+- global seed set, op seed None: the op seed is the next number of a sequence that
+  ``set_seed`` restarts, so after ``set_seed(g)`` the same sequence of draws repeats;
+- op seed given: one stream per (global, op) seed pair that continues across calls
+  (TF's kernel cache), restarted by ``set_seed``; without a global seed TF uses
+  87654321 as the global one;
+- neither: nondeterministic.
+
+The draws are nondiff primitives whose ``seeds`` param is the resolved pair (or None),
+and every impl draws from the one module-level ``STATE``.  A compiler that traces a
+random op and replays its impl therefore continues that pair's stream, drawing fresh
+numbers on each call, as a ``tf.function`` does.  Random ops are stateful: they carry
+``op.stateful = True`` so such a compiler neither folds nor merges them.
+"""
+from __future__ import annotations
+
+import random as _pyrandom
+
+import numpy as np
+
+from ..core import dtypes
+from ..core.op import defop
+from ..core.tensor import Tensor
+from .array import _shape_arg
+
+__all__ = ["set_seed", "uniform", "normal", "truncated_normal", "shuffle", "categorical"]
+
+_DEFAULT_GLOBAL_SEED = 87654321  # TF's DEFAULT_GRAPH_SEED, used when only an op seed is given
+_MAXINT32 = 2**31 - 1
+
+
+def _truncate_seed(seed) -> int:
+    return int(seed) % _MAXINT32  # TF truncates seeds to int32 the same way
+
+
+class RandomState:
+    """The process's random state: the global seed, the op-seed sequence, one stream per seed pair."""
+
+    def __init__(self):
+        self._entropy = np.random.default_rng()
+        self.set_seed(None)
+
+    def set_seed(self, seed) -> None:
+        self.global_seed = None if seed is None else int(seed)
+        # TF draws the op seeds of unseeded ops from random.Random(global seed) as well
+        self._op_seeds = _pyrandom.Random(self.global_seed)
+        self._streams: dict[tuple, np.random.Generator] = {}
+
+    def resolve(self, op_seed) -> tuple:
+        """(seed pair or None, whether the pair was drawn for one call only), as TF's get_seed."""
+        if self.global_seed is None:
+            if op_seed is None:
+                return None, False
+            return (_DEFAULT_GLOBAL_SEED, _truncate_seed(op_seed)), False
+        drawn = op_seed is None
+        if drawn:
+            op_seed = self._op_seeds.randint(0, _MAXINT32)
+        seeds = (_truncate_seed(self.global_seed), _truncate_seed(op_seed))
+        return (0, _MAXINT32) if seeds == (0, 0) else seeds, drawn
+
+    def generator(self, seeds) -> np.random.Generator:
+        """The stream of a seed pair, created on first use; OS entropy for None."""
+        if seeds is None:
+            return self._entropy
+        stream = self._streams.get(seeds)
+        if stream is None:
+            # Philox is counter-based: distinct keys give independent streams, no seeding cost
+            stream = np.random.Generator(np.random.Philox(key=(seeds[0] << 64) | seeds[1]))
+            self._streams[seeds] = stream
+        return stream
+
+    def release(self, seeds) -> None:
+        """Forget a pair drawn for one eager call, so a long loop does not keep a stream per call."""
+        self._streams.pop(seeds, None)
+
+
+STATE = RandomState()
+
+
+def set_seed(seed) -> None:
+    """Set the global random seed; random ops then repeat the same sequence of draws.
+
+    >>> import tapegrad as tf
+    >>> tf.random.set_seed(7)
+    >>> a = tf.random.uniform([3])
+    >>> tf.random.set_seed(7)
+    >>> bool(tf.reduce_all(tf.random.uniform([3]) == a))
+    True
+    """
+    STATE.set_seed(seed)
+
+
+def _draw(op, *tensors, seed, **params) -> Tensor:
+    """Apply random op `op` with the seed pair TF would use for op seed `seed`."""
+    seeds, one_call = STATE.resolve(seed)
+    try:
+        return op(*tensors, seeds=seeds, **params)
+    finally:
+        if one_call:
+            STATE.release(seeds)
+
+
+def _stateful(op):
+    op.stateful = True
+    return op
+
+
+def _float_dtype(dtype, what: str) -> dtypes.DType:
+    dtype = dtypes.as_dtype(dtype)
+    if not dtype.is_floating:
+        raise ValueError(f"Invalid dtype {dtype!r} for {what}: a floating point dtype is required")
+    return dtype
+
+
+def _drawn_as(dtype: dtypes.DType) -> np.dtype:
+    """NumPy draws float32 and float64 directly; float16 is drawn as float32 and rounded."""
+    return np.dtype(np.float64) if dtype._np == np.float64 else np.dtype(np.float32)
+
+
+_SHAPE_CASE = [dict(shapes=(), params=dict(shape=(2, 3)))]
+
+
+# -- primitives ---------------------------------------------------------------------------
+
+@_stateful
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE)
+def random_uniform(shape=(), dtype=dtypes.float32, seeds=None):
+    """Floats uniform in [0, 1)."""
+    sample = STATE.generator(seeds).random(shape, dtype=_drawn_as(dtype))
+    return sample.astype(dtype._np, copy=False)
+
+
+@_stateful
+@defop(nondiff="random: integer sample", cases=[dict(shapes=(), params=dict(shape=(2, 3), maxval=5))])
+def random_uniform_int(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=None):
+    """Integers uniform in [minval, maxval)."""
+    if minval >= maxval:
+        raise ValueError(f"Need minval < maxval: {minval} >= {maxval}")
+    return STATE.generator(seeds).integers(minval, maxval, size=shape, dtype=dtype._np)
+
+
+@_stateful
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE)
+def random_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
+    """Floats from the standard normal distribution."""
+    return STATE.generator(seeds).standard_normal(shape, dtype=_drawn_as(dtype)).astype(dtype._np, copy=False)
+
+
+@_stateful
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, name="truncated_normal")
+def _truncated_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
+    """Standard normal floats, those beyond 2 redrawn (TF's TruncatedNormal)."""
+    generator = STATE.generator(seeds)
+    sample = generator.standard_normal(shape, dtype=_drawn_as(dtype))
+    outside = np.abs(sample) > 2
+    while outside.any():  # each round redraws the ~4.6% outside; a few rounds suffice
+        sample[outside] = generator.standard_normal(int(outside.sum()), dtype=sample.dtype)
+        outside = np.abs(sample) > 2
+    return sample.astype(dtype._np, copy=False)
+
+
+@_stateful
+@defop(nondiff="random permutation: the gradient of a sample is not defined", cases=[dict(shapes=((4, 3),))])
+def random_shuffle(value, seeds=None):
+    """`value` with its first axis randomly permuted."""
+    if value.ndim == 0:
+        return value.copy()
+    return value[STATE.generator(seeds).permutation(value.shape[0])]
+
+
+@_stateful
+@defop(nondiff="random: integer sample", cases=[dict(shapes=((2, 4),), params=dict(num_samples=3))])
+def multinomial(logits, num_samples=1, dtype=dtypes.int64, seeds=None):
+    """`num_samples` class indices per row of unnormalised log-probabilities `logits`."""
+    if logits.ndim != 2:
+        raise ValueError(f"logits should be a matrix, got shape {list(logits.shape)}")
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)  # exp cannot overflow
+    cdf = np.cumsum(np.exp(shifted), axis=1)
+    cdf /= cdf[:, -1:]  # last column exactly 1.0: a class after the last positive one is never drawn
+    u = STATE.generator(seeds).random((logits.shape[0], int(num_samples)))
+    # inverse CDF: the class is the number of cdf entries <= u
+    return np.sum(cdf[:, None, :] <= u[:, :, None], axis=-1).astype(dtype._np)
+
+
+# -- the public functions ---------------------------------------------------------------------
+
+def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None) -> Tensor:
+    """Values uniform in [minval, maxval): floats (maxval defaults to 1), or integers (maxval required).
+
+    Float results are ``u * (maxval - minval) + minval``, as TF's, so they are
+    differentiable in tensor-valued minval and maxval.
+
+    >>> import tapegrad as tf
+    >>> x = tf.random.uniform([2, 3], minval=-1.0, maxval=1.0, seed=1)
+    >>> x.shape, x.dtype, bool(tf.reduce_all((x >= -1.0) & (x < 1.0)))
+    (TensorShape([2, 3]), tf.float32, True)
+    """
+    dtype = dtypes.as_dtype(dtype)
+    shape = _shape_arg(shape)
+    if dtype.is_integer:
+        if maxval is None:
+            raise ValueError(f"Must specify maxval for integer dtype {dtype!r}")
+        return _draw(random_uniform_int, shape=shape, minval=int(minval), maxval=int(maxval),
+                     dtype=dtype, seed=seed)
+    dtype = _float_dtype(dtype, "uniform")
+    sample = _draw(random_uniform, shape=shape, dtype=dtype, seed=seed)
+    maxval = 1 if maxval is None else maxval
+    if _is_python_number(minval, 0) and _is_python_number(maxval, 1):
+        return sample  # u * 1 + 0: skip two ops
+    return sample * (maxval - minval) + minval
+
+
+def _is_python_number(value, number) -> bool:
+    return isinstance(value, (int, float)) and value == number
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None) -> Tensor:
+    """Normal samples ``z * stddev + mean`` (differentiable in tensor-valued mean and stddev).
+
+    >>> import tapegrad as tf
+    >>> tf.random.normal([4], mean=10.0, stddev=0.0, seed=3).numpy()
+    array([10., 10., 10., 10.], dtype=float32)
+    """
+    dtype = _float_dtype(dtype, "normal")
+    return _scaled(_draw(random_standard_normal, shape=_shape_arg(shape), dtype=dtype, seed=seed),
+                   mean, stddev)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None) -> Tensor:
+    """Normal samples with those more than 2 standard deviations from the mean redrawn.
+
+    >>> import tapegrad as tf
+    >>> x = tf.random.truncated_normal([1000], stddev=0.5, seed=4)
+    >>> bool(tf.reduce_max(tf.abs(x)) <= 1.0)
+    True
+    """
+    dtype = _float_dtype(dtype, "truncated_normal")
+    return _scaled(_draw(_truncated_standard_normal, shape=_shape_arg(shape), dtype=dtype, seed=seed),
+                   mean, stddev)
+
+
+def _scaled(standard: Tensor, mean, stddev) -> Tensor:
+    if _is_python_number(mean, 0) and _is_python_number(stddev, 1):
+        return standard
+    return standard * stddev + mean
+
+
+def shuffle(value, seed=None, name=None) -> Tensor:
+    """`value` with its rows (first axis) in a random order.
+
+    >>> import tapegrad as tf
+    >>> sorted(tf.random.shuffle(tf.range(5), seed=2).numpy().tolist())
+    [0, 1, 2, 3, 4]
+    """
+    return _draw(random_shuffle, value, seed=seed)
+
+
+def categorical(logits, num_samples, dtype=None, seed=None, name=None) -> Tensor:
+    """Class indices drawn per row of `logits` [batch, classes] (unnormalised log-probabilities).
+
+    >>> import tapegrad as tf
+    >>> tf.random.categorical([[-1e9, 0.0]], 5, seed=5).numpy()
+    array([[1, 1, 1, 1, 1]])
+    """
+    dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+    if dtype not in (dtypes.int32, dtypes.int64):
+        raise ValueError(f"categorical: dtype must be int32 or int64, got {dtype!r}")
+    return _draw(multinomial, logits, num_samples=int(num_samples), dtype=dtype, seed=seed)
