@@ -1,0 +1,220 @@
+"""``tf.test``: a gradient checker for your own functions and custom gradients.
+
+``check_gradients`` compares one inner product per input, HIPS-autograd style: for a
+random output cotangent u and input direction v, the central difference
+⟨u, (f(x+εv) − f(x−εv)) / 2ε⟩ must match ⟨Jᵀu, v⟩ from ``GradientTape`` (reverse mode)
+and ⟨u, Jv⟩ from ``ForwardAccumulator`` (forward mode).  Higher orders check the
+first-order VJP, as a function of x and u, the same way, with nested tapes.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..core.sparse import IndexedSlices
+from ..core.tape import GradientTape, flatten
+from ..core.tensor import Tensor, convert_to_array
+from ..ops.reduce import reduce_sum
+
+__all__ = ["check_gradients"]
+
+_MODES = ("rev", "fwd")
+
+
+def check_gradients(f, inputs, order=2, eps=None, rtol=1e-5, atol=1e-6, seed=0, modes=("rev", "fwd")):
+    """Check the gradients of ``f(*inputs)`` against float64 central differences.
+
+    `inputs` is the list of f's arguments (a single tensor, array or number is one argument).
+    Floating inputs are cast to float64 and checked; integer and bool inputs are passed
+    unchanged and not perturbed.  f returns a tensor or a nest of tensors.  Each check
+    compares one number per input; it passes when
+    ``|analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|)``.
+
+    order: 1 checks first derivatives; 2 (the default) also differentiates the
+        first-order VJP again, with nested tapes, with respect to the inputs and to the
+        output cotangent.
+    eps: the central-difference step (1e-6 when None).
+    seed: seeds the random cotangents and directions.
+    modes: "rev" checks ``GradientTape.gradient``, "fwd" ``tf.autodiff.ForwardAccumulator``
+        (skipped with a warning where forward mode is not available).
+
+    Returns None; raises AssertionError naming the input, the order and the mode, with
+    both numbers and the relative error, when a derivative is wrong.
+
+    >>> import tapegrad as tf
+    >>> tf.test.check_gradients(lambda x, y: tf.sin(x) * y, [[0.5, 1.0], 2.0])
+    >>> @tf.custom_gradient
+    ... def bad_square(x):
+    ...     return x * x, lambda dy: dy * x           # forgot the factor 2
+    >>> tf.test.check_gradients(bad_square, [3.0], order=1, modes=("rev",))
+    Traceback (most recent call last):
+    ...
+    AssertionError: check_gradients: 1 mismatch at order 1
+      reverse mode (GradientTape.gradient), input #0 float64[]: analytic <J^T u, v> = ...
+    """
+    unknown = set(modes) - set(_MODES)
+    if unknown or not modes:
+        raise ValueError(f"modes must be a non-empty subset of {_MODES}, got {modes!r}")
+    if order < 1:
+        raise ValueError(f"order must be at least 1, got {order}")
+    args = [_as_argument(x) for x in _argument_list(inputs)]
+    labels = [f"input #{i} {_describe(a)}" for i, a in enumerate(args)]
+    modes = tuple(modes)
+    if "fwd" in modes and _forward_accumulator() is None:
+        warnings.warn("check_gradients: forward mode not checked: tapegrad.core.forward."
+                      "ForwardAccumulator is not available", UserWarning, stacklevel=2)
+        modes = tuple(m for m in modes if m != "fwd")
+    tolerance = _Tolerance(1e-6 if eps is None else float(eps), float(rtol), float(atol))
+    _check(f, args, labels, order, 1, modes, tolerance, np.random.default_rng(seed))
+
+
+class _Tolerance:
+    __slots__ = ("atol", "eps", "rtol")
+
+    def __init__(self, eps, rtol, atol):
+        self.eps, self.rtol, self.atol = eps, rtol, atol
+
+    def accepts(self, analytic: float, numeric: float) -> bool:
+        return abs(analytic - numeric) <= self.atol + self.rtol * max(abs(analytic), abs(numeric))
+
+
+def _argument_list(inputs) -> list:
+    return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+
+
+def _as_argument(x) -> Tensor:
+    value = np.asarray(convert_to_array(x))
+    if value.dtype.kind == "f":
+        value = value.astype(np.float64)
+    return Tensor(value)
+
+
+def _describe(t: Tensor) -> str:
+    return f"{t._value.dtype.name}{list(t._value.shape)}"
+
+
+def _is_float(t) -> bool:
+    return isinstance(t, Tensor) and t._value.dtype.kind == "f"
+
+
+def _forward_accumulator():
+    try:
+        from ..core.forward import ForwardAccumulator
+    except ImportError:
+        return None
+    return ForwardAccumulator
+
+
+def _float_outputs(f, args) -> list:
+    """f's floating outputs, flattened; other outputs carry no derivative to check."""
+    return [y for y in flatten(f(*args)) if _is_float(y)]
+
+
+def _dense(g):
+    """A gradient as a dense tensor, differentiably (IndexedSlices densify through tapegrad ops)."""
+    return g.__tapegrad_dense__() if isinstance(g, IndexedSlices) else g
+
+
+def _check(f, args, labels, order, current, modes, tolerance, rng):
+    outputs = _float_outputs(f, args)
+    if not outputs:
+        raise ValueError("check_gradients: f has no floating-point output to differentiate")
+    cotangents = [Tensor(rng.standard_normal(y._value.shape).astype(y._value.dtype)) for y in outputs]
+    checked = [k for k, a in enumerate(args) if _is_float(a)]
+    directions = {k: rng.standard_normal(args[k]._value.shape) for k in checked}
+
+    failures = []
+    reverse = _reverse_gradients(f, args, checked, cotangents) if "rev" in modes else None
+    for k in checked:
+        v = directions[k]
+        numeric = _numeric_directional(f, args, k, v, cotangents, tolerance.eps)
+        if reverse is not None:
+            g = reverse[k]
+            if g is not None and tuple(g.shape) != args[k]._value.shape:
+                failures.append(f"reverse mode, {labels[k]}: the gradient has shape {list(g.shape)}")
+            else:
+                analytic = 0.0 if g is None else float(np.vdot(np.asarray(g._value), v))
+                failures += _compare("reverse mode (GradientTape.gradient)", labels[k], "<J^T u, v>",
+                                     analytic, numeric, tolerance)
+        if "fwd" in modes:
+            analytic = _forward_directional(f, args, k, v, cotangents)
+            failures += _compare("forward mode (ForwardAccumulator.jvp)", labels[k], "<u, J v>",
+                                 analytic, numeric, tolerance)
+    if failures:
+        what = "" if current == 1 else \
+            f" (derivatives of the order-{current - 1} check's <J^T u, w>, a function of its inputs and u)"
+        raise AssertionError(f"check_gradients: {len(failures)} mismatch{'es' if len(failures) > 1 else ''} "
+                             f"at order {current}{what}\n  " + "\n  ".join(failures))
+    if current < order:
+        vjp, vjp_args = _vjp_as_function(f, args, checked, cotangents, rng)
+        vjp_labels = labels + [f"cotangent of output #{j} {_describe(u)}" for j, u in enumerate(cotangents)]
+        _check(vjp, vjp_args, vjp_labels, order, current + 1, modes, tolerance, rng)
+
+
+def _compare(mode, label, what, analytic, numeric, tolerance) -> list:
+    if tolerance.accepts(analytic, numeric):
+        return []
+    error = abs(analytic - numeric)
+    relative = error / max(abs(analytic), abs(numeric), np.finfo(np.float64).tiny)
+    hint = "" if analytic else "; nothing reached this input: is a derivative missing or computed outside " \
+                               "tapegrad ops?"
+    return [(f"{mode}, {label}: analytic {what} = {analytic:.12g}, numeric = {numeric:.12g} "
+             f"(central differences, eps={tolerance.eps:g}); abs error {error:.3g}, relative error "
+             f"{relative:.3g} (rtol={tolerance.rtol:g}, atol={tolerance.atol:g}){hint}")]
+
+
+def _reverse_gradients(f, args, checked, cotangents) -> dict:
+    """Jᵀu for every checked input, by one backward pass (None where unconnected)."""
+    sources = [args[k] for k in checked]
+    with GradientTape() as tape:
+        tape.watch(sources)
+        outputs = _float_outputs(f, args)
+    grads = tape.gradient(outputs, sources, output_gradients=cotangents)
+    return {k: _dense(g) for k, g in zip(checked, grads)}
+
+
+def _forward_directional(f, args, k, v, cotangents) -> float:
+    """⟨u, J v⟩ with the tangent v on input k."""
+    tangent = Tensor(v.astype(args[k]._value.dtype))
+    with _forward_accumulator()(args[k], tangent) as acc:
+        outputs = _float_outputs(f, args)
+    total = 0.0
+    for y, u in zip(outputs, cotangents):
+        jv = acc.jvp(y)
+        if jv is not None:
+            total += float(np.vdot(np.asarray(u._value), np.asarray(_dense(jv)._value)))
+    return total
+
+
+def _numeric_directional(f, args, k, v, cotangents, eps) -> float:
+    """⟨u, (f(x + εv) − f(x − εv)) / 2ε⟩ with only input k moved."""
+    def at(sign):
+        moved = list(args)
+        moved[k] = Tensor(args[k]._value + sign * eps * v)
+        return _float_outputs(f, moved)
+    plus, minus = at(1.0), at(-1.0)
+    return sum(float(np.vdot(np.asarray(u._value), (np.asarray(p._value, np.float64)
+                                                   - np.asarray(m._value, np.float64)) / (2 * eps)))
+               for u, p, m in zip(cotangents, plus, minus))
+
+
+def _vjp_as_function(f, args, checked, cotangents, rng):
+    """(x..., u...) -> Σ_k ⟨(Jᵀu)_k, w_k⟩ for fixed random w: the next order checks its derivatives."""
+    weights = {k: Tensor(rng.standard_normal(args[k]._value.shape)) for k in checked}
+    n_args = len(args)
+
+    def vjp(*xs_and_us):
+        xs, us = list(xs_and_us[:n_args]), list(xs_and_us[n_args:])
+        sources = [xs[k] for k in checked]
+        with GradientTape() as tape:
+            tape.watch(sources)
+            outputs = _float_outputs(f, xs)
+        grads = tape.gradient(outputs, sources, output_gradients=us)
+        total = Tensor(np.array(0.0))
+        for k, g in zip(checked, grads):
+            if g is not None:
+                total = total + reduce_sum(_dense(g) * weights[k])
+        return total
+
+    return vjp, list(args) + list(cotangents)
