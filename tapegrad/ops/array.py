@@ -198,7 +198,7 @@ def _concat_vjp(k, g, out, *xs, axis):
 
 
 def _concat_jvp(k, t, out, *xs, axis):
-    parts = [t if i == k else Tensor(np.zeros(x.shape, dtype=t.dtype)) for i, x in enumerate(xs)]
+    parts = [t if i == k else zeros(x.shape, dtype=t.dtype) for i, x in enumerate(xs)]
     return _concat(*parts, axis=axis)
 
 
@@ -343,7 +343,7 @@ def stop_gradient(input):
     return input
 
 
-@defop(vjp=(lambda g, out, x, axis: reverse(g, tuple(a - x.ndim for a in axis)),),
+@defop(vjp=(lambda g, out, x, axis: reverse(g, tuple(a % x.ndim - x.ndim for a in axis)),),
        jvp=(lambda t, out, x, axis: reverse(t, axis),), saves="", domain=(REAL,), batch_vjp=True)
 def reverse(tensor, axis=None):
     """Reverse the order of elements along the given axes."""
@@ -368,7 +368,7 @@ def getitem(tensor, key=()):
     return tensor[key]
 
 
-@defop(vjp=(lambda g, out, x, key, shape: getitem(g, key),),
+@defop(vjp=(lambda g, out, x, key, shape: getitem(g, (builtins.slice(None),) * (g.ndim - len(shape)) + key),),
        jvp=(lambda t, out, x, key, shape: _scatter_slice(t, key=key, shape=shape),),
        saves="", domain=(REAL,), batch_vjp=lambda params: _is_basic(params["key"]))
 def _scatter_slice(updates, key=(), shape=()):

@@ -169,7 +169,7 @@ def count_nonzero(input, axis=None, keepdims=False, dtype="int64"):
 
 
 def _cumsum_vjp(g, out, x, axis, exclusive, reverse):
-    return cumsum(g, axis + g.ndim - x.ndim, exclusive, not reverse)
+    return cumsum(g, axis % x.ndim + g.ndim - x.ndim, exclusive, not reverse)
 
 
 @defop(vjp=(_cumsum_vjp,), jvp=(lambda t, out, x, axis, exclusive, reverse: cumsum(t, axis, exclusive, reverse),),
