@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.op import REAL, defop
-from .array import broadcast_to, reshape, transpose
+from .array import broadcast_to, eye, reshape, transpose
 
 __all__ = ["matmul", "einsum", "tensordot", "matvec", "diag_part", "trace", "matrix_transpose"]
 
@@ -59,19 +59,35 @@ def _einsum_parts(equation: str, n: int):
 
 def _einsum_vjp(k, g, out, *xs, equation):
     subs, out_sub = _einsum_parts(equation, len(xs))
-    if len(set(subs[k])) != len(subs[k]):
-        raise NotImplementedError("gradient of einsum with a repeated index in one operand")
+    unique = "".join(dict.fromkeys(subs[k]))
     others = [s for i, s in enumerate(subs) if i != k]
-    present = "".join(c for c in dict.fromkeys(subs[k]) if c in out_sub or any(c in o for o in others))
+    present = "".join(c for c in unique if c in out_sub or any(c in o for o in others))
     lead = "".join(chr(ord("A") + i) for i in range(g.ndim - len(out_sub)))  # jacobian axes
     eq = ",".join([lead + out_sub] + others) + "->" + lead + present
     grad = einsum(eq, g, *[x for i, x in enumerate(xs) if i != k])
-    if present != subs[k]:  # axes summed away in the forward get a broadcast gradient
-        sizes = dict(zip(subs[k], xs[k].shape))
-        grad = reshape(grad, tuple(g.shape[:len(lead)]) +
-                       tuple(sizes[c] if c in present else 1 for c in subs[k]))
-        grad = broadcast_to(grad, tuple(g.shape[:len(lead)]) + tuple(xs[k].shape))
+    lead_shape = tuple(g.shape[:len(lead)])
+    sizes = dict(zip(subs[k], xs[k].shape))
+    if present != unique:  # axes summed away in the forward get a broadcast gradient
+        grad = reshape(grad, lead_shape + tuple(sizes[c] if c in present else 1 for c in unique))
+        grad = broadcast_to(grad, lead_shape + tuple(sizes[c] for c in unique))
+    if unique != subs[k]:  # a repeated index read a diagonal: the gradient goes back onto it
+        grad = _onto_diagonal(grad, lead, unique, subs[k], sizes, equation)
     return grad
+
+
+def _onto_diagonal(grad, lead, unique, sub, sizes, equation):
+    """grad (axes lead + unique) placed on the diagonals of `sub`.  An einsum output cannot repeat
+    a letter, so each repeat gets a fresh letter, tied to the first by an identity matrix."""
+    fresh = iter(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in equation)
+    target, pairs = "", []
+    for i, c in enumerate(sub):
+        if c in sub[:i]:
+            pairs.append(c + next(fresh))
+            target += pairs[-1][1]
+        else:
+            target += c
+    return einsum(",".join([lead + unique] + pairs) + "->" + lead + target, grad,
+                  *[eye(sizes[pair[0]], dtype=grad.dtype) for pair in pairs])
 
 
 def _einsum_jvp(k, t, out, *xs, equation):
