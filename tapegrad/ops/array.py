@@ -132,7 +132,11 @@ def _reshape_vjp(g, out, x, shape):
 
 
 @defop(vjp=(_reshape_vjp,), jvp=(lambda t, out, x, shape: reshape(t, tuple(out.shape)),),
-       saves="", domain=(REAL,), batch_vjp=True)
+       saves="", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),), params=dict(shape=(4, 3))),
+              dict(shapes=((3, 4),), params=dict(shape=(2, -1, 3))),
+              dict(shapes=((),), params=dict(shape=(1, 1))),
+              dict(shapes=((1, 1),), params=dict(shape=()))])
 def reshape(tensor, shape=None):
     """tensor with a new shape of the same size; one dim may be -1.
 
@@ -157,7 +161,10 @@ def _transpose_vjp(g, out, x, perm, conjugate):
 
 @defop(vjp=(_transpose_vjp,),
        jvp=(lambda t, out, x, perm, conjugate: transpose(t, perm),),
-       saves="", domain=(REAL,), batch_vjp=True, method=None)
+       saves="", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((2, 3, 4),), params=dict(perm=(2, 0, 1))),
+              dict(shapes=((2, 3, 4),)),
+              dict(shapes=((3, 4),), params=dict(perm=(1, 0)))])
 def transpose(a, perm=None, conjugate=False):
     """Permute axes (reverse them when perm is None)."""
     return np.transpose(a, None if perm is None else tuple(int(p) for p in perm))
@@ -202,7 +209,10 @@ def _concat_jvp(k, t, out, *xs, axis):
     return _concat(*parts, axis=axis)
 
 
-@defop(vjp=_concat_vjp, jvp=_concat_jvp, saves="", batch_vjp=True, domain=(REAL, REAL), name="concat")
+@defop(vjp=_concat_vjp, jvp=_concat_jvp, saves="", batch_vjp=True, domain=(REAL, REAL), name="concat",
+       cases=[dict(shapes=((2, 3), (4, 3)), params=dict(axis=0)),
+              dict(shapes=((2, 3), (2, 1), (2, 2)), params=dict(axis=1)),
+              dict(shapes=((2, 3), (2, 3)), params=dict(axis=-1))])
 def _concat(*values, axis=0):
     return np.concatenate(values, axis=axis)
 
@@ -273,7 +283,10 @@ def _tile_vjp(g, out, x, multiples):
 
 
 @defop(vjp=(_tile_vjp,), jvp=(lambda t, out, x, multiples: tile(t, multiples),),
-       saves="", domain=(REAL,), batch_vjp=True)
+       saves="", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((2, 3),), params=dict(multiples=(2, 1))),
+              dict(shapes=((3,),), params=dict(multiples=(3,))),
+              dict(shapes=((2, 1),), params=dict(multiples=(2, 3)))])
 def tile(input, multiples=None):
     """Repeat the whole tensor `multiples[i]` times along axis i."""
     multiples = _shape_arg(multiples)
@@ -291,7 +304,9 @@ def _pad_vjp(g, out, x, paddings, constant_values):
 
 
 @defop(vjp=(_pad_vjp,), jvp=(lambda t, out, x, paddings, constant_values: _pad_constant(t, paddings, 0),),
-       saves="", domain=(REAL,), batch_vjp=True, name="pad")
+       saves="", domain=(REAL,), batch_vjp=True, name="pad",
+       cases=[dict(shapes=((2, 3),), params=dict(paddings=((1, 0), (2, 1)))),
+              dict(shapes=((3,),), params=dict(paddings=((0, 2),), constant_values=1.5))])
 def _pad_constant(tensor, paddings=None, constant_values=0):
     return np.pad(tensor, [tuple(int(v) for v in p) for p in paddings], constant_values=constant_values)
 
@@ -320,7 +335,10 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
 
 
 @defop(vjp=(lambda g, out, x, shape: g,), jvp=(lambda t, out, x, shape: broadcast_to(t, out.shape),),
-       saves="", domain=(REAL,), batch_vjp=True)
+       saves="", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((3, 1),), params=dict(shape=(2, 3, 4))),
+              dict(shapes=((),), params=dict(shape=(2, 2))),
+              dict(shapes=((4,),), params=dict(shape=(3, 4)))])
 def broadcast_to(input, shape=None):
     """Broadcast to `shape` (the engine sums the cotangent back)."""
     out = np.empty(_shape_arg(shape), dtype=input.dtype)
@@ -344,7 +362,10 @@ def stop_gradient(input):
 
 
 @defop(vjp=(lambda g, out, x, axis: reverse(g, tuple(a % x.ndim - x.ndim for a in axis)),),
-       jvp=(lambda t, out, x, axis: reverse(t, axis),), saves="", domain=(REAL,), batch_vjp=True)
+       jvp=(lambda t, out, x, axis: reverse(t, axis),), saves="", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),), params=dict(axis=(0,))),
+              dict(shapes=((3, 4),), params=dict(axis=(0, 1))),
+              dict(shapes=((2, 3, 4),), params=dict(axis=(-1,)))])
 def reverse(tensor, axis=None):
     """Reverse the order of elements along the given axes."""
     return np.flip(tensor, axis=tuple(int(a) for a in axis))
@@ -362,7 +383,13 @@ def _getitem_vjp(g, out, x, key):
 
 
 @defop(vjp=(_getitem_vjp,), jvp=(lambda t, out, x, key: getitem(t, key),), saves="",
-       domain=(REAL,), batch_vjp=lambda params: _is_basic(params["key"]))
+       domain=(REAL,), batch_vjp=lambda params: _is_basic(params["key"]),
+       cases=[dict(shapes=((4, 5),), params=dict(key=(builtins.slice(1, 3),))),
+              dict(shapes=((4, 5),), params=dict(key=(builtins.slice(None), 2))),
+              dict(shapes=((4, 5),), params=dict(key=(-1,))),
+              dict(shapes=((2, 3, 4),), params=dict(key=(Ellipsis, None, builtins.slice(None, None, -2)))),
+              dict(shapes=((4, 5),), params=dict(key=(np.array([0, 2, 2]),))),
+              dict(shapes=((4, 5),), params=dict(key=(np.array([0, 3]), np.array([1, 1]))))])
 def getitem(tensor, key=()):
     """tensor[key] with NumPy's indexing (basic and integer-array)."""
     return tensor[key]
@@ -370,7 +397,10 @@ def getitem(tensor, key=()):
 
 @defop(vjp=(lambda g, out, x, key, shape: getitem(g, (builtins.slice(None),) * (g.ndim - len(shape)) + key),),
        jvp=(lambda t, out, x, key, shape: _scatter_slice(t, key=key, shape=shape),),
-       saves="", domain=(REAL,), batch_vjp=lambda params: _is_basic(params["key"]))
+       saves="", domain=(REAL,), batch_vjp=lambda params: _is_basic(params["key"]),
+       cases=[dict(shapes=((2, 5),), params=dict(key=(builtins.slice(1, 3),), shape=(4, 5))),
+              dict(shapes=((4,),), params=dict(key=(builtins.slice(None), 1), shape=(4, 3))),
+              dict(shapes=((3, 5),), params=dict(key=(np.array([0, 2, 0]),), shape=(4, 5)))])
 def _scatter_slice(updates, key=(), shape=()):
     """zeros(shape) with `updates` added at `key`: the cotangent of getitem."""
     out = np.zeros(shape, dtype=updates.dtype)
@@ -451,7 +481,11 @@ def _gather_vjp(g, out, params, indices, axis, batch_dims):
 
 @defop(vjp=(_gather_vjp, None),
        jvp=(lambda t, out, p, i, axis, batch_dims: gather(t, i, axis=axis, batch_dims=batch_dims), None),
-       domain=(REAL, _INDEX), same_dtype=())
+       domain=(REAL, _INDEX), same_dtype=(),
+       cases=[dict(shapes=((5, 3), (4,))),
+              dict(shapes=((3, 5), (2, 2)), params=dict(axis=1)),
+              dict(shapes=((2, 4, 3), (3,)), params=dict(axis=-1)),
+              dict(shapes=((3,), ()))])
 def gather(params, indices, axis=0, batch_dims=0):
     """Slices of params at `indices` along `axis`; its gradient is an IndexedSlices for axis 0.
 
@@ -473,7 +507,10 @@ def gather(params, indices, axis=0, batch_dims=0):
 
 @defop(vjp=(lambda g, out, data, ids, num_segments: gather(g, ids), None),
        jvp=(lambda t, out, data, ids, num_segments: unsorted_segment_sum(t, ids, num_segments), None),
-       domain=(REAL, _INDEX), same_dtype=())
+       domain=(REAL, _INDEX), same_dtype=(),
+       cases=[dict(shapes=((4, 3), (4,)), params=dict(num_segments=3)),
+              dict(shapes=((2, 2), (2, 2)), params=dict(num_segments=3)),
+              dict(shapes=((5,), (5,)), params=dict(num_segments=4))])
 def unsorted_segment_sum(data, segment_ids, num_segments=None):
     """out[i] = sum of data[j] over j with segment_ids[j] == i (how IndexedSlices densify)."""
     n = int(num_segments)
@@ -488,7 +525,10 @@ def _nd_key(indices):
 
 @defop(vjp=(lambda g, out, params, indices: scatter_nd(indices, g, tuple(params.shape)), None),
        jvp=(lambda t, out, p, i: gather_nd(t, i), None),
-       domain=(REAL, Domain(0, 3, dtype=np.int32, integer=True)), same_dtype=())
+       domain=(REAL, _INDEX), same_dtype=(),
+       cases=[dict(shapes=((3, 4), (5, 2))),
+              dict(shapes=((3, 3, 2), (2, 1))),
+              dict(shapes=((3, 3), (2, 2, 2)))])
 def gather_nd(params, indices):
     """params[indices[..., 0], indices[..., 1], ...]."""
     return params[_nd_key(indices)]
@@ -496,7 +536,9 @@ def gather_nd(params, indices):
 
 @defop(vjp=(None, lambda g, out, indices, updates, shape: gather_nd(g, indices)),
        jvp=(None, lambda t, out, i, u, shape: scatter_nd(i, t, shape)),
-       saves="inputs", domain=(_INDEX, REAL), same_dtype=())
+       saves="inputs", domain=(_INDEX, REAL), same_dtype=(),
+       cases=[dict(shapes=((4, 1), (4, 3)), params=dict(shape=(3, 3))),
+              dict(shapes=((5, 2), (5,)), params=dict(shape=(3, 4)))])
 def scatter_nd(indices, updates, shape=None):
     """zeros(shape) with updates added at indices (duplicates sum)."""
     out = np.zeros(_shape_arg(shape), dtype=updates.dtype)
@@ -504,7 +546,8 @@ def scatter_nd(indices, updates, shape=None):
     return out
 
 
-@defop(nondiff="integer input; the result is a constant pattern", same_dtype=())
+@defop(nondiff="integer input; the result is a constant pattern", same_dtype=(), domain=(_INDEX,),
+       cases=[dict(shapes=((4,),), params=dict(depth=3))])
 def one_hot(indices, depth=None, on_value=None, off_value=None, axis=None, dtype=None):
     """One-hot rows for integer indices (float32 by default; -1 or out of range gives all off)."""
     dt = dtypes.as_dtype(dtype or (np.asarray(on_value).dtype if on_value is not None else "float32"))._np

@@ -28,7 +28,13 @@ def _matmul_dy(g, out, a, b, transpose_a, transpose_b):
 @defop(vjp=(_matmul_dx, _matmul_dy),
        jvp=(lambda t, out, a, b, transpose_a, transpose_b: matmul(t, b, transpose_a, transpose_b),
             lambda t, out, a, b, transpose_a, transpose_b: matmul(a, t, transpose_a, transpose_b)),
-       domain=(REAL, REAL), batch_vjp=True, method=("__matmul__", "__rmatmul__"))
+       domain=(REAL, REAL), batch_vjp=True, method=("__matmul__", "__rmatmul__"),
+       cases=[dict(shapes=((2, 3), (3, 4))),
+              dict(shapes=((2, 3), (4, 3)), params=dict(transpose_b=True)),
+              dict(shapes=((3, 2), (3, 4)), params=dict(transpose_a=True)),
+              dict(shapes=((3, 2), (4, 3)), params=dict(transpose_a=True, transpose_b=True)),
+              dict(shapes=((2, 2, 3), (3, 4))),
+              dict(shapes=((2, 1, 2, 3), (3, 3, 2)))])
 def matmul(a, b, transpose_a=False, transpose_b=False):
     """a @ b over the last two axes, batch axes broadcast; either side may be transposed.
 
@@ -94,7 +100,17 @@ def _einsum_jvp(k, t, out, *xs, equation):
     return einsum(equation, *[t if i == k else x for i, x in enumerate(xs)])
 
 
-@defop(vjp=_einsum_vjp, jvp=_einsum_jvp, domain=(REAL, REAL), batch_vjp=True, name="einsum")
+@defop(vjp=_einsum_vjp, jvp=_einsum_jvp, domain=(REAL, REAL), batch_vjp=True, name="einsum",
+       cases=[dict(shapes=((2, 3), (3, 4)), params=dict(equation="ij,jk->ik")),
+              dict(shapes=((3,), (3,)), params=dict(equation="i,i->")),
+              dict(shapes=((2, 3),), params=dict(equation="ij->j")),
+              dict(shapes=((2, 3), (3, 2)), params=dict(equation="ij,jk")),
+              dict(shapes=((2, 3), (3, 4), (4, 2)), params=dict(equation="ij,jk,kl->il")),
+              dict(shapes=((2, 3, 4), (2, 4, 5)), params=dict(equation="bij,bjk->bik")),
+              dict(shapes=((3, 3),), params=dict(equation="ii->i")),
+              dict(shapes=((3, 3),), params=dict(equation="ii")),
+              dict(shapes=((3, 3), (3,)), params=dict(equation="ii,i->i")),
+              dict(shapes=((2, 2, 3),), params=dict(equation="iij->ji"))])
 def _einsum(*inputs, equation=""):
     _einsum_parts(equation, len(inputs))
     return np.einsum(equation, *inputs, optimize=len(inputs) > 2)

@@ -13,6 +13,8 @@ from ..core import dtypes
 from ..core.op import NONZERO, POSITIVE, REAL, UNIT, Domain, defop, method
 from ..core.tensor import Tensor, convert_to_array
 
+_BOOL = Domain(0, 2, dtype=np.bool_, integer=True)
+
 __all__ = [
     "add", "subtract", "multiply", "divide", "truediv", "floordiv", "floormod", "mod", "negative",
     "pow", "square", "sqrt", "rsqrt", "exp", "log", "log1p", "expm1", "abs", "sign", "maximum",
@@ -262,7 +264,7 @@ def _select(cond, g, take: bool):
 
 @defop(vjp=(None, lambda g, out, c, x, y: _select(c, g, True), lambda g, out, c, x, y: _select(c, g, False)),
        jvp=(None, lambda t, out, c, x, y: _select(c, t, True), lambda t, out, c, x, y: _select(c, t, False)),
-       domain=(Domain(0, 2, dtype=np.bool_, integer=True), REAL, REAL), same_dtype=(1, 2),
+       domain=(_BOOL, REAL, REAL), same_dtype=(1, 2),
        batch_vjp=True, name="where_v2")
 def _where(condition, x, y):
     return np.where(condition, x, y)
@@ -301,7 +303,9 @@ def clip_by_value(t, clip_value_min, clip_value_max):
 
 
 @defop(vjp=(lambda g, out, x, dtype: g,), jvp=(lambda t, out, x, dtype: cast(t, dtype),),
-       saves="", domain=(REAL,), same_dtype=(), batch_vjp=True)
+       saves="", domain=(REAL,), same_dtype=(), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),), params=dict(dtype="float64")),
+              dict(shapes=((),), params=dict(dtype="float64"))])
 def cast(x, dtype=None):
     """x converted to `dtype` (float -> int truncates toward zero, as TF)."""
     target = dtypes.as_dtype(dtype)._np
@@ -346,22 +350,22 @@ def greater_equal(x, y):
     return np.greater_equal(x, y)
 
 
-@defop(nondiff="logical: bool result", method=("__and__", "__rand__"))
+@defop(nondiff="logical: bool result", domain=(_BOOL, _BOOL), method=("__and__", "__rand__"))
 def logical_and(x, y):
     return np.logical_and(x, y) if x.dtype == np.bool_ else np.bitwise_and(x, y)
 
 
-@defop(nondiff="logical: bool result", method=("__or__", "__ror__"))
+@defop(nondiff="logical: bool result", domain=(_BOOL, _BOOL), method=("__or__", "__ror__"))
 def logical_or(x, y):
     return np.logical_or(x, y) if x.dtype == np.bool_ else np.bitwise_or(x, y)
 
 
-@defop(nondiff="logical: bool result", method=("__xor__", "__rxor__"))
+@defop(nondiff="logical: bool result", domain=(_BOOL, _BOOL), method=("__xor__", "__rxor__"))
 def logical_xor(x, y):
     return np.logical_xor(x, y) if x.dtype == np.bool_ else np.bitwise_xor(x, y)
 
 
-@defop(nondiff="logical: bool result", method="__invert__")
+@defop(nondiff="logical: bool result", domain=(_BOOL,), method="__invert__")
 def logical_not(x):
     return np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)
 

@@ -53,7 +53,12 @@ def _count(x, axis) -> int:
 
 @defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims),),
        jvp=(lambda t, out, x, axis, keepdims: reduce_sum(t, axis, keepdims),),
-       saves="", domain=(REAL,), batch_vjp=True)
+       saves="", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),)),
+              dict(shapes=((3, 4),), params=dict(axis=0)),
+              dict(shapes=((3, 4),), params=dict(axis=-1, keepdims=True)),
+              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2))),
+              dict(shapes=((),))])
 def reduce_sum(input_tensor, axis=None, keepdims=False):
     """Sum over `axis` (all axes when None).
 
@@ -67,7 +72,12 @@ def reduce_sum(input_tensor, axis=None, keepdims=False):
 
 @defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims) / _count(x, axis),),
        jvp=(lambda t, out, x, axis, keepdims: reduce_mean(t, axis, keepdims),),
-       saves="", domain=(REAL,), batch_vjp=True)
+       saves="", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),)),
+              dict(shapes=((3, 4),), params=dict(axis=0)),
+              dict(shapes=((3, 4),), params=dict(axis=-1, keepdims=True)),
+              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2))),
+              dict(shapes=((),))])
 def reduce_mean(input_tensor, axis=None, keepdims=False):
     """Mean over `axis`; integer tensors give an integer (truncated) mean, as TF."""
     x = np.asarray(input_tensor)
@@ -97,13 +107,21 @@ def _extremum_jvp(t, out, x, axis, keepdims):
     return reduce_sum(t * mask, axes, keepdims) / reduce_sum(mask, axes, keepdims)
 
 
-@defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True)
+@defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),)),
+              dict(shapes=((3, 4),), params=dict(axis=1)),
+              dict(shapes=((3, 4),), params=dict(axis=0, keepdims=True)),
+              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2)))])
 def reduce_max(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.max(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
 
 
-@defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True)
+@defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),)),
+              dict(shapes=((3, 4),), params=dict(axis=1)),
+              dict(shapes=((3, 4),), params=dict(axis=0, keepdims=True)),
+              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2)))])
 def reduce_min(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.min(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
@@ -125,7 +143,10 @@ def _prod_others(x, axis):
 
 @defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims) * _prod_others(x, axis),),
        jvp=(lambda t, out, x, axis, keepdims: reduce_sum(t * _prod_others(x, axis), axis, keepdims),),
-       domain=(NONZERO,), batch_vjp=True)
+       domain=(NONZERO,), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),)),
+              dict(shapes=((3, 4),), params=dict(axis=1)),
+              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2), keepdims=True))])
 def reduce_prod(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.prod(x, axis=_axes(axis, x.ndim), keepdims=keepdims, dtype=x.dtype)
@@ -173,7 +194,11 @@ def _cumsum_vjp(g, out, x, axis, exclusive, reverse):
 
 
 @defop(vjp=(_cumsum_vjp,), jvp=(lambda t, out, x, axis, exclusive, reverse: cumsum(t, axis, exclusive, reverse),),
-       saves="", domain=(REAL,), batch_vjp=True)
+       saves="", domain=(REAL,), batch_vjp=True,
+       cases=[dict(shapes=((3, 4),)),
+              dict(shapes=((3, 4),), params=dict(axis=1, exclusive=True)),
+              dict(shapes=((3, 4),), params=dict(axis=-1, reverse=True)),
+              dict(shapes=((2, 3, 4),), params=dict(axis=1, exclusive=True, reverse=True))])
 def cumsum(x, axis=0, exclusive=False, reverse=False):
     """Cumulative sum along `axis`; `exclusive` shifts by one, `reverse` runs from the end."""
     x = np.asarray(x)
