@@ -46,6 +46,14 @@ def _unreduce(g, x, axis, keepdims):
     return broadcast_to(g, lead + shape)
 
 
+# all axes, one axis (negative too), several axes, with and without keepdims, a scalar
+_REDUCTION_CASES = [dict(shapes=((3, 4),)),
+                    dict(shapes=((3, 4),), params=dict(axis=0)),
+                    dict(shapes=((3, 4),), params=dict(axis=-1, keepdims=True)),
+                    dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2))),
+                    dict(shapes=((),))]
+
+
 def _count(x, axis) -> int:
     shape = tuple(x.shape)
     return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
@@ -54,11 +62,7 @@ def _count(x, axis) -> int:
 @defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims),),
        jvp=(lambda t, out, x, axis, keepdims: reduce_sum(t, axis, keepdims),),
        saves="", domain=(REAL,), batch_vjp=True,
-       cases=[dict(shapes=((3, 4),)),
-              dict(shapes=((3, 4),), params=dict(axis=0)),
-              dict(shapes=((3, 4),), params=dict(axis=-1, keepdims=True)),
-              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2))),
-              dict(shapes=((),))])
+       cases=_REDUCTION_CASES)
 def reduce_sum(input_tensor, axis=None, keepdims=False):
     """Sum over `axis` (all axes when None).
 
@@ -73,11 +77,7 @@ def reduce_sum(input_tensor, axis=None, keepdims=False):
 @defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims) / _count(x, axis),),
        jvp=(lambda t, out, x, axis, keepdims: reduce_mean(t, axis, keepdims),),
        saves="", domain=(REAL,), batch_vjp=True,
-       cases=[dict(shapes=((3, 4),)),
-              dict(shapes=((3, 4),), params=dict(axis=0)),
-              dict(shapes=((3, 4),), params=dict(axis=-1, keepdims=True)),
-              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2))),
-              dict(shapes=((),))])
+       cases=_REDUCTION_CASES)
 def reduce_mean(input_tensor, axis=None, keepdims=False):
     """Mean over `axis`; integer tensors give an integer (truncated) mean, as TF."""
     x = np.asarray(input_tensor)
@@ -108,20 +108,14 @@ def _extremum_jvp(t, out, x, axis, keepdims):
 
 
 @defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True,
-       cases=[dict(shapes=((3, 4),)),
-              dict(shapes=((3, 4),), params=dict(axis=1)),
-              dict(shapes=((3, 4),), params=dict(axis=0, keepdims=True)),
-              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2)))])
+       cases=_REDUCTION_CASES)
 def reduce_max(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.max(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
 
 
 @defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True,
-       cases=[dict(shapes=((3, 4),)),
-              dict(shapes=((3, 4),), params=dict(axis=1)),
-              dict(shapes=((3, 4),), params=dict(axis=0, keepdims=True)),
-              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2)))])
+       cases=_REDUCTION_CASES)
 def reduce_min(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.min(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
