@@ -8,10 +8,9 @@ first-order VJP, as a function of x and u, the same way, with nested tapes.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ..core.forward import ForwardAccumulator
 from ..core.sparse import IndexedSlices
 from ..core.tape import GradientTape, flatten
 from ..core.tensor import Tensor, convert_to_array
@@ -36,8 +35,8 @@ def check_gradients(f, inputs, order=2, eps=None, rtol=1e-5, atol=1e-6, seed=0, 
         output cotangent.
     eps: the central-difference step (1e-6 when None).
     seed: seeds the random cotangents and directions.
-    modes: "rev" checks ``GradientTape.gradient``, "fwd" ``tf.autodiff.ForwardAccumulator``
-        (skipped with a warning where forward mode is not available).
+    modes: "rev" checks ``GradientTape.gradient``, "fwd" ``tf.autodiff.ForwardAccumulator``;
+        at order 2, "fwd" is forward-over-reverse.
 
     Returns None; raises AssertionError naming the input, the order and the mode, with
     both numbers and the relative error, when a derivative is wrong.
@@ -60,11 +59,6 @@ def check_gradients(f, inputs, order=2, eps=None, rtol=1e-5, atol=1e-6, seed=0, 
         raise ValueError(f"order must be at least 1, got {order}")
     args = [_as_argument(x) for x in _argument_list(inputs)]
     labels = [f"input #{i} {_describe(a)}" for i, a in enumerate(args)]
-    modes = tuple(modes)
-    if "fwd" in modes and _forward_accumulator() is None:
-        warnings.warn("check_gradients: forward mode not checked: tapegrad.core.forward."
-                      "ForwardAccumulator is not available", UserWarning, stacklevel=2)
-        modes = tuple(m for m in modes if m != "fwd")
     tolerance = _Tolerance(1e-6 if eps is None else float(eps), float(rtol), float(atol))
     _check(f, args, labels, order, 1, modes, tolerance, np.random.default_rng(seed))
 
@@ -96,14 +90,6 @@ def _describe(t: Tensor) -> str:
 
 def _is_float(t) -> bool:
     return isinstance(t, Tensor) and t._value.dtype.kind == "f"
-
-
-def _forward_accumulator():
-    try:
-        from ..core.forward import ForwardAccumulator
-    except ImportError:
-        return None
-    return ForwardAccumulator
 
 
 def _float_outputs(f, args) -> list:
@@ -177,7 +163,7 @@ def _reverse_gradients(f, args, checked, cotangents) -> dict:
 def _forward_directional(f, args, k, v, cotangents) -> float:
     """⟨u, J v⟩ with the tangent v on input k."""
     tangent = Tensor(v.astype(args[k]._value.dtype))
-    with _forward_accumulator()(args[k], tangent) as acc:
+    with ForwardAccumulator(args[k], tangent) as acc:
         outputs = _float_outputs(f, args)
     total = 0.0
     for y, u in zip(outputs, cotangents):
@@ -191,7 +177,7 @@ def _numeric_directional(f, args, k, v, cotangents, eps) -> float:
     """⟨u, (f(x + εv) − f(x − εv)) / 2ε⟩ with only input k moved."""
     def at(sign):
         moved = list(args)
-        moved[k] = Tensor(args[k]._value + sign * eps * v)
+        moved[k] = Tensor((args[k]._value + sign * eps * v).astype(args[k]._value.dtype))
         return _float_outputs(f, moved)
     plus, minus = at(1.0), at(-1.0)
     return sum(float(np.vdot(np.asarray(u._value), (np.asarray(p._value, np.float64)
