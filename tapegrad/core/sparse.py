@@ -33,7 +33,7 @@ class IndexedSlices:
         return TensorShape(self.dense_shape if self.dense_shape is not None else None)
 
     def __tapegrad_dense__(self) -> Tensor:
-        from ..ops.array import scatter_rows
+        from ..ops.array import unsorted_segment_sum
         if self.dense_shape is None:
             warnings.warn("Converting sparse IndexedSlices to a dense Tensor of unknown shape. "
                           "This may consume a large amount of memory.", UserWarning, stacklevel=3)
@@ -41,7 +41,8 @@ class IndexedSlices:
             shape = (rows,) + tuple(self.values.shape[1:])
         else:
             shape = tuple(self.dense_shape)
-        return scatter_rows(self.values, self.indices, shape=shape)
+        # rows summed per index: duplicates add up, as TF's densify
+        return unsorted_segment_sum(self.values, self.indices, num_segments=shape[0])
 
     def numpy(self):
         return self.__tapegrad_dense__().numpy()

@@ -124,7 +124,7 @@ class GradientTape:
             self._fresh()
         for t in flatten(tensor):
             if not isinstance(t, Tensor):
-                raise ValueError(f"Passed in object {t!r} of type {type(t).__name__!r}, not tf.Tensor "
+                raise ValueError(f"Passed in object {t} of type {type(t).__name__!r}, not tf.Tensor "
                                  f"or tf.Variable or ExtensionType.")
             if t._value.dtype.kind not in "fc" and _warned["int_watch"] < 5:
                 _warned["int_watch"] += 1
@@ -202,7 +202,7 @@ class GradientTape:
         flat_sources = flatten(sources)
         for s in flat_sources:
             if not isinstance(s, Tensor):
-                raise ValueError(f"Passed in object {s!r} of type {type(s).__name__!r}, not tf.Tensor "
+                raise ValueError(f"Passed in object {s} of type {type(s).__name__!r}, not tf.Tensor "
                                  f"or tf.Variable or ExtensionType.")
         if output_gradients is None:
             seeds_in = [None] * len(targets)
@@ -214,12 +214,17 @@ class GradientTape:
         ids = self._ids
         for t, s in zip(targets, seeds_in):
             t = t if isinstance(t, Tensor) else convert_to_tensor(t)
-            if t._id == 0 or t._id not in ids or t._value.dtype.kind not in "fc":
+            if t._value.dtype.kind not in "fc":
                 continue
+            if t._id == 0 or t._id not in ids:
+                # TF: a target that is itself a source gets ones even when the tape never saw it
+                if not any(t is src for src in flat_sources):
+                    continue
+                if t._id == 0:
+                    t._id = next_id()
             s = _ones(t._value) if s is None else convert_to_tensor(s, dtype=t.dtype)
             seeds[t._id] = s if t._id not in seeds else seeds[t._id] + s
-        source_ids = {s._id for s in flat_sources if s._value.dtype.kind in "fc"}
-        source_ids.discard(0)
+        source_ids = _source_ids(flat_sources, ids, seeds)
         cts = backprop(self._eqns, seeds, source_ids) if seeds else {}
         self._end_use()
         results = [_result(s, cts.get(s._id) if s._id in source_ids else None, zero)
@@ -241,8 +246,7 @@ class GradientTape:
         zero = _unconnected(unconnected_gradients)
         target = convert_to_tensor(target)
         flat_sources = flatten(sources)
-        source_ids = {s._id for s in flat_sources if s._value.dtype.kind in "fc"}
-        source_ids.discard(0)
+        source_ids = _source_ids(flat_sources, self._ids)
         n = int(np.prod(target._value.shape))
         tshape = tuple(target._value.shape)
         cts = {}
@@ -283,7 +287,8 @@ class GradientTape:
                              f"({sshape}) to match.")
         b, m = tshape[0], int(np.prod(tshape[1:]))
         ct = None
-        if m and source._id and target._id in self._ids and target._value.dtype.kind in "fc":
+        if m and _source_ids([source], self._ids) and target._id in self._ids and \
+                target._value.dtype.kind in "fc":
             seed = np.zeros((m, b, m), dtype=target._value.dtype)
             seed[np.arange(m), :, np.arange(m)] = 1
             cts = _batched_backprop(self._eqns, target._id, seed.reshape((m,) + tshape), {source._id})
@@ -301,6 +306,13 @@ class GradientTape:
     def __repr__(self):
         n = "consumed" if self._eqns is None else f"{len(self._eqns)} ops"
         return f"<GradientTape persistent={self._persistent} recording={self._recording} {n}>"
+
+
+def _source_ids(flat_sources, ids, seeds=()) -> set:
+    """Ids of the float sources backward may reach.  A Variable counts only when watched: in TF
+    its read is an op of its own, so an unwatched variable never reaches the tape."""
+    return {s._id for s in flat_sources if s._id and s._value.dtype.kind in "fc" and
+            (type(s) is not Variable or s._id in ids or s._id in seeds)}
 
 
 def _unconnected(value) -> bool:

@@ -119,7 +119,8 @@ def rsqrt(x):
 
 @_pointwise(lambda out, x: out, saves="out", domain=(REAL,))
 def exp(x):
-    return np.exp(x)
+    with np.errstate(over="ignore"):  # overflow gives inf silently, as TF (log1pexp relies on it)
+        return np.exp(x)
 
 
 @_pointwise(lambda out, x: 1 / x, domain=(POSITIVE,))
@@ -407,12 +408,17 @@ def _ne(self, other):
 
 # -- composites -------------------------------------------------------------------------
 
+def _np_dtype(x):
+    d = x.dtype  # a DType for tensors, a NumPy dtype for Abstract and arrays
+    return d._np if isinstance(d, dtypes.DType) else d
+
+
 def zeros_like_value(x):
-    return Tensor(np.zeros(x.shape, dtype=x.dtype))
+    return Tensor(np.zeros(x.shape, dtype=_np_dtype(x)))
 
 
 def ones_like_value(x):
-    return Tensor(np.ones(x.shape, dtype=x.dtype))
+    return Tensor(np.ones(x.shape, dtype=_np_dtype(x)))
 
 
 def add_n(inputs, name=None):

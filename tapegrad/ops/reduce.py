@@ -35,13 +35,13 @@ def _axes(axis, ndim: int) -> tuple:
 def _unreduce(g, x, axis, keepdims):
     """Broadcast cotangent g of a reduction of x back to x's shape (keeping g's leading axes)."""
     shape = tuple(x.shape)
-    if axis is None and not keepdims:  # everything was reduced: g holds only leading axes
-        return broadcast_to(g, g._value.shape + shape)
+    if axis is None and not keepdims and not g._value.ndim:  # everything reduced, no jacobian axes
+        return broadcast_to(g, shape)
     axes = _axes(axis, len(shape))
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
     out_rank = len(shape) if keepdims else len(shape) - len(axes)
     lead = tuple(g.shape[:g.ndim - out_rank])
-    if out_rank and not keepdims:
+    if not keepdims:  # also when all axes went: leading (jacobian) axes must not meet x's axes
         g = reshape(g, lead + kept)
     return broadcast_to(g, lead + shape)
 
