@@ -26,6 +26,8 @@ from .ops.linalg import einsum, matmul, tensordot  # noqa: F401
 from .ops.clip import *  # noqa: F401,F403
 from .ops.math import abs, pow, round  # noqa: A004 - TF's names shadow builtins on purpose
 from .ops.array import range, slice  # noqa: A004
+from .ops.logging import print_ as print  # noqa: A004 - tf.print
+from .function import function  # noqa: F401
 from . import math, linalg, nn, random, autodiff  # noqa: F401
 
 __version__ = "0.1.0"

@@ -1,0 +1,2 @@
+"""``tf.data``: input pipelines."""
+from .dataset import AUTOTUNE, Dataset  # noqa: F401
