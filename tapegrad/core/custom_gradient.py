@@ -81,15 +81,18 @@ def _accepts_variables(fn) -> bool:
 
 
 def _record(name, inputs, outs, grad_fn, n_args, variables) -> None:
+    # trainable variables among the inputs or read inside f count as accessed, as TF's reads do
+    accessed = [v for v in inputs if type(v) is Variable and v._trainable] + \
+        [v for v in variables if v._trainable]
     tapes = [t for t in state.tapes if any(i._id in t._ids for i in inputs) or
-             (t._watch_accessed and any(v._trainable for v in variables))]
-    if not tapes:
+             (t._watch_accessed and accessed)]
+    if not tapes and not state.accumulators:
         return
     cache = {}
 
     def all_grads(g):
-        key = id(g)
-        if key not in cache:
+        # the engine asks once per input for the same cotangent g: call grad_fn once for it
+        if cache.get("g") is not g:
             upstream = g if isinstance(g, tuple) else (g,)
             upstream = [u if u is not None else _zeros_like(o) for u, o in zip(upstream, outs)]
             if variables:
@@ -107,9 +110,9 @@ def _record(name, inputs, outs, grad_fn, n_args, variables) -> None:
             if len(input_grads) != n_args:
                 raise ValueError(f"custom_gradient function expected to return {n_args} gradients, "
                                  f"but returned {len(input_grads)} instead.")
-            cache.clear()
-            cache[key] = [None if gr is None else convert_to_tensor(gr) for gr in input_grads + var_grads]
-        return cache[key]
+            cache["g"] = g
+            cache["grads"] = [None if gr is None else convert_to_tensor(gr) for gr in input_grads + var_grads]
+        return cache["grads"]
 
     vjps = tuple((lambda k: lambda g, out, *ins: all_grads(g)[k])(k) for k in range(len(inputs)))
     for out in outs:
@@ -118,13 +121,32 @@ def _record(name, inputs, outs, grad_fn, n_args, variables) -> None:
     eqn.out_ids = tuple(o._id for o in outs)
     if len(outs) > 1:
         eqn.out = tuple(outs)
+    if state.accumulators:
+        _push_tangents(vjps, inputs, outs)
     for tape in tapes:
         if tape._watch_accessed:
-            for v in variables:
-                if isinstance(v, Variable) and v._trainable:
-                    tape._watch_variable(v)
+            for v in accessed:
+                tape._watch_variable(v)
         tape._eqns.append(eqn)
         tape._ids.update(eqn.out_ids)
+
+
+def _push_tangents(vjps, inputs, outs) -> None:
+    """Forward mode through a custom gradient: tangents from grad_fn by transposition."""
+    from .forward import _remove, transpose_vjp
+    for acc in list(state.accumulators):
+        ks = [k for k, i in enumerate(inputs) if i._id and i._id in acc._tangents]
+        if not ks:
+            continue
+        _remove(state.accumulators, acc)
+        try:
+            jvps = transpose_vjp(vjps, ks, outs[0] if len(outs) == 1 else tuple(outs), inputs,
+                                 [acc._tangents[inputs[k]._id] for k in ks], {}, outs=outs)
+        finally:
+            state.accumulators.append(acc)
+        for o, t in zip(outs, jvps):
+            if t is not None:
+                acc._tangents[o._id] = t
 
 
 def _zeros_like(t):

@@ -80,6 +80,7 @@ def push_tangents(op, tensors, out, params) -> None:
     """Give `out` a tangent on every active accumulator that has one for an input."""
     if out._value.dtype.kind not in "fc":
         return
+    jvps = op.jvps
     for acc in list(state.accumulators):
         tangents = acc._tangents
         ins = [tangents.get(t._id) if t._id else None for t in tensors]
@@ -89,9 +90,12 @@ def push_tangents(op, tensors, out, params) -> None:
         try:
             total = None
             for k, t in enumerate(ins):
-                if t is None or op.jvps[k] is None:
+                if t is None or op.vjps[k] is None:
                     continue
-                part = op.jvps[k](t, out, *tensors, **params)
+                if jvps is not None and jvps[k] is not None:
+                    part = jvps[k](t, out, *tensors, **params)
+                else:
+                    part = transpose_vjp(op.vjps, [k], out, tensors, [t], params)[0]
                 total = part if total is None else total + part
             if total is not None:
                 total = _fit_tangent(total, out)
@@ -101,6 +105,34 @@ def push_tangents(op, tensors, out, params) -> None:
             if out._id == 0:
                 out._id = next_id()
             tangents[out._id] = total
+
+
+def transpose_vjp(vjps, ks, out, tensors, tangents, params, outs=None):
+    """Output tangent(s) J t from vjp rules, for ops that have no jvp rule (and custom_gradient).
+
+    A vjp is linear in its cotangent u, so d/du <vjp(u), t> = J t: one small backward pass
+    through the vjp gives the forward-mode answer (TF's "double vjp").
+    """
+    from .tape import GradientTape
+    from ..ops.array import zeros_like
+    from ..ops.reduce import reduce_sum
+    outs = [out] if outs is None else outs
+    us = [zeros_like(o) for o in outs]
+    with GradientTape() as tape:
+        tape.watch(us)
+        g = us[0] if len(us) == 1 else tuple(us)
+        total = None
+        for k, t in zip(ks, tangents):
+            ct = vjps[k](g, out, *tensors, **params)
+            if ct is None:
+                continue
+            if hasattr(ct, "__tapegrad_dense__"):
+                ct = ct.__tapegrad_dense__()
+            part = reduce_sum(ct * t)  # ct may have the broadcast shape: the sum still pairs it with t
+            total = part if total is None else total + part
+    if total is None:
+        return [None] * len(us)
+    return tape.gradient(total, us)
 
 
 def _fit_tangent(t, out):

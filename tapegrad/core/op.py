@@ -263,7 +263,7 @@ def apply(op: Op, tensors, params) -> Tensor:
     out = Tensor(value)
     if state.tapes and op.vjps is not None:
         _record(op, tensors, out, params)
-    if state.accumulators and op.jvps is not None:
+    if state.accumulators and op.vjps is not None:
         from .forward import push_tangents
         push_tangents(op, tensors, out, params)
     return out
