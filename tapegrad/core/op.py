@@ -155,19 +155,28 @@ class Op:
         return f"<op {self.name}>"
 
     def __call__(self, *args, **kwargs):
-        if self.n_in < 0:  # variadic: every positional argument is a tensor
-            kwargs.pop("name", None)
-            params = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
-            return apply(self, self._convert(args), params)
-        if kwargs or len(args) != self.n_in:
+        n = self.n_in
+        if kwargs or len(args) != n:
+            if n < 0:  # variadic: every positional argument is a tensor
+                kwargs.pop("name", None)
+                params = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+                return apply(self, self._convert(args), params)
             args, params = self._split(args, kwargs)
         else:
             params = self.param_defaults  # shared and never mutated
-        if self.n_in == 2:
+        if n == 2:
             x, y = args
             if type(x) is Tensor and type(y) is Tensor and x._value.dtype is y._value.dtype:
-                return apply(self, (x, y), params)
-        elif self.n_in == 1 and type(args[0]) is Tensor:
+                # the hot path of eager arithmetic, inlined: no conversion, no list building
+                try:
+                    value = self.impl(x._value, y._value, **params)
+                except _OP_ERRORS as e:
+                    raise _error(self, args, params, e) from None
+                out = Tensor(value)
+                if state.tapes or state.accumulators:
+                    _after(self, args, out, params)
+                return out
+        elif n == 1 and type(args[0]) is Tensor:
             return apply(self, args, params)
         return apply(self, self._convert(args), params)
 
@@ -250,23 +259,35 @@ def _message(op, args, detail) -> str:
     return f"{op.name}({_describe(args)}): {detail}\n  at {format_site(user_site())}"
 
 
+_OP_ERRORS = (ValueError, IndexError, TypeError, np.exceptions.AxisError)
+
+
 def apply(op: Op, tensors, params) -> Tensor:
     """Run `op` on tensors, recording it on every active tape that watches an input."""
     try:
-        if len(tensors) == 2:
-            value = op.impl(tensors[0]._value, tensors[1]._value, **params)
-        else:
-            value = op.impl(*[t._value for t in tensors], **params)
-    except (ValueError, IndexError, TypeError, np.exceptions.AxisError) as e:
-        error = InvalidArgumentError if not isinstance(e, TypeError) else TypeError
-        raise error(_message(op, tensors, f"{e}" + _param_text(params))) from None
+        value = op.impl(*[t._value for t in tensors], **params)
+    except _OP_ERRORS as e:
+        raise _error(op, tensors, params, e) from None
     out = Tensor(value)
-    if state.tapes and op.vjps is not None:
+    if state.tapes or state.accumulators:
+        _after(op, tensors, out, params)
+    return out
+
+
+def _error(op, tensors, params, e):
+    error = TypeError if isinstance(e, TypeError) else InvalidArgumentError
+    return error(_message(op, tensors, f"{e}" + _param_text(params)))
+
+
+def _after(op, tensors, out, params) -> None:
+    """Record on tapes and push tangents: only while a tape or accumulator is active."""
+    if op.vjps is None:
+        return
+    if state.tapes:
         _record(op, tensors, out, params)
-    if state.accumulators and op.vjps is not None:
+    if state.accumulators:
         from .forward import push_tangents
         push_tangents(op, tensors, out, params)
-    return out
 
 
 def _param_text(params) -> str:
