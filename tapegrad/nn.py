@@ -1,2 +1,3 @@
 """``tf.nn``: activations, losses, normalisation, convolution and pooling."""
-from .ops.nn import *  # noqa: F401,F403
+from .ops.conv import *  # noqa: F403
+from .ops.nn import *  # noqa: F403

@@ -38,8 +38,9 @@ def relu_grad(gradients, features):
     """`gradients` where `features` > 0, else 0: the vjp of relu (TF's ReluGrad).
 
     `features` may be relu's input or its output: both are positive at the same places.
+    A product with the mask, as TF's kernel (and several times faster than np.where).
     """
-    return np.where(features > 0, gradients, np.zeros((), gradients.dtype))
+    return gradients * (features > 0)
 
 
 @defop(vjp=(lambda g, out, x: relu_grad(g, out),), jvp=(lambda t, out, x: relu_grad(t, out),),
