@@ -23,6 +23,9 @@ logger = logging.getLogger("tapegrad")
 _warned = {"int_watch": 0, "persistent_inside": False}
 
 
+_TENSOR_TYPES = (Tensor, Variable)
+
+
 class UnconnectedGradients(enum.Enum):
     """What `gradient` returns for a source the target does not depend on."""
     NONE = "none"
@@ -198,8 +201,8 @@ class GradientTape:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, "
                             "Variables or CompositeTensors to be differentiated, but received None.")
         zero = _unconnected(unconnected_gradients)
-        targets = flatten(target)
-        flat_sources = flatten(sources)
+        targets = [target] if type(target) is Tensor else flatten(target)
+        flat_sources = [sources] if type(sources) in _TENSOR_TYPES else flatten(sources)
         for s in flat_sources:
             if not isinstance(s, Tensor):
                 raise ValueError(f"Passed in object {s} of type {type(s).__name__!r}, not tf.Tensor "
@@ -229,7 +232,7 @@ class GradientTape:
         self._end_use()
         results = [_result(s, cts.get(s._id) if s._id in source_ids else None, zero)
                    for s in flat_sources]
-        return pack_sequence_as(sources, results)
+        return results[0] if type(sources) in _TENSOR_TYPES else pack_sequence_as(sources, results)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):

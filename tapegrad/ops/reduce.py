@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.op import NONZERO, REAL, defop
+from ..core.op import NONZERO, REAL, apply, defop
 from .array import broadcast_to, reshape, stop_gradient
 from .math import abs, cast, equal, exp, log, sqrt, square
 
@@ -36,7 +36,7 @@ def _unreduce(g, x, axis, keepdims):
     """Broadcast cotangent g of a reduction of x back to x's shape (keeping g's leading axes)."""
     shape = tuple(x.shape)
     if axis is None and not keepdims and not g._value.ndim:  # everything reduced, no jacobian axes
-        return broadcast_to(g, shape)
+        return apply(broadcast_to, (g,), {"shape": shape})  # the hot case: skip argument binding
     axes = _axes(axis, len(shape))
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
     out_rank = len(shape) if keepdims else len(shape) - len(axes)
