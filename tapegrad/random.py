@@ -1,2 +1,4 @@
 """``tf.random``: seeded random tensors."""
-from .ops.random import categorical, normal, set_seed, shuffle, truncated_normal, uniform  # noqa: F401
+from .ops.random import (categorical, normal, set_seed, shuffle, stateless_categorical,  # noqa: F401
+                         stateless_normal, stateless_truncated_normal, stateless_uniform, truncated_normal,
+                         uniform)

@@ -5,7 +5,8 @@ explicit pads) and two data movers:
 
 - ``_windows``: a strided view (N, OH, OW, KH, KW, C) of the padded input, no copy.
   Convolution reshapes it to a contiguous (N*OH*OW, KH*KW*C) matrix (im2col) and does
-  one GEMM; pooling reduces over its kernel axes.
+  one GEMM (depthwise: one einsum per channel multiplier); pooling folds a ufunc over
+  the kernel taps (``_reduce_taps``).
 - ``_col2im``: the adjoint, adding (N, OH, OW, KH, KW, C) columns back into an image
   with one vectorised strided add per kernel tap (never a loop over pixels or batch).
 
@@ -139,7 +140,7 @@ def _reduce_taps(windows: np.ndarray, ufunc) -> np.ndarray:
 
 def _expect_shape(what: str, actual, expected) -> None:
     if tuple(actual) != tuple(expected):
-        raise ValueError(f"{what} has shape {list(actual)}, but the convolution geometry gives "
+        raise ValueError(f"{what} has shape {list(actual)}, but the window geometry gives "
                          f"{list(expected)}")
 
 
@@ -202,36 +203,36 @@ def _declare_convolution(forward, backprop_input, backprop_filter, cases):
     """Register a convolution's three bilinear ops, each differentiated by the others.
 
     forward(input, filters), backprop_input(filters, out_backprop; input_sizes) and
-    backprop_filter(input, out_backprop; filter_sizes) take strides, padding, dilations.
+    backprop_filter(input, out_backprop; filter_sizes) all take strides, padding and
+    dilations (the `**p` below); the rules name ops declared further down, resolved
+    when they run.
     """
-    def forward_rules():
-        return dict(
-            vjp=(lambda g, out, x, w, **p: input_op(w, g, input_sizes=tuple(x.shape), **p),
-                 lambda g, out, x, w, **p: filter_op(x, g, filter_sizes=tuple(w.shape), **p)),
-            jvp=(lambda t, out, x, w, **p: forward_op(t, w, **p),
-                 lambda t, out, x, w, **p: forward_op(x, t, **p)))
-
-    def input_rules():
-        return dict(
-            vjp=(lambda g, out, w, dy, input_sizes, **p: filter_op(g, dy, filter_sizes=tuple(w.shape), **p),
-                 lambda g, out, w, dy, input_sizes, **p: forward_op(g, w, **p)),
-            jvp=(lambda t, out, w, dy, input_sizes, **p: input_op(t, dy, input_sizes=input_sizes, **p),
-                 lambda t, out, w, dy, input_sizes, **p: input_op(w, t, input_sizes=input_sizes, **p)))
-
-    def filter_rules():
-        return dict(
-            vjp=(lambda g, out, x, dy, filter_sizes, **p: input_op(g, dy, input_sizes=tuple(x.shape), **p),
-                 lambda g, out, x, dy, filter_sizes, **p: forward_op(x, g, **p)),
-            jvp=(lambda t, out, x, dy, filter_sizes, **p: filter_op(t, dy, filter_sizes=filter_sizes, **p),
-                 lambda t, out, x, dy, filter_sizes, **p: filter_op(x, t, filter_sizes=filter_sizes, **p)))
+    def declare(impl, vjp, jvp, op_cases):
+        return defop(vjp=vjp, jvp=jvp, domain=(REAL, REAL), cases=op_cases,
+                     name=impl.__name__.lstrip("_"))(impl)
 
     forward_cases, input_cases, filter_cases = cases
-    def declare(impl, rules, op_cases):
-        return defop(domain=(REAL, REAL), cases=op_cases, name=impl.__name__.lstrip("_"), **rules)(impl)
-
-    forward_op = declare(forward, forward_rules(), forward_cases)
-    input_op = declare(backprop_input, input_rules(), input_cases)
-    filter_op = declare(backprop_filter, filter_rules(), filter_cases)
+    forward_op = declare(
+        forward,
+        vjp=(lambda g, out, x, w, **p: input_op(w, g, input_sizes=tuple(x.shape), **p),
+             lambda g, out, x, w, **p: filter_op(x, g, filter_sizes=tuple(w.shape), **p)),
+        jvp=(lambda t, out, x, w, **p: forward_op(t, w, **p),
+             lambda t, out, x, w, **p: forward_op(x, t, **p)),
+        op_cases=forward_cases)
+    input_op = declare(
+        backprop_input,
+        vjp=(lambda g, out, w, dy, input_sizes, **p: filter_op(g, dy, filter_sizes=tuple(w.shape), **p),
+             lambda g, out, w, dy, input_sizes, **p: forward_op(g, w, **p)),
+        jvp=(lambda t, out, w, dy, input_sizes, **p: input_op(t, dy, input_sizes=input_sizes, **p),
+             lambda t, out, w, dy, input_sizes, **p: input_op(w, t, input_sizes=input_sizes, **p)),
+        op_cases=input_cases)
+    filter_op = declare(
+        backprop_filter,
+        vjp=(lambda g, out, x, dy, filter_sizes, **p: input_op(g, dy, input_sizes=tuple(x.shape), **p),
+             lambda g, out, x, dy, filter_sizes, **p: forward_op(x, g, **p)),
+        jvp=(lambda t, out, x, dy, filter_sizes, **p: filter_op(t, dy, filter_sizes=filter_sizes, **p),
+             lambda t, out, x, dy, filter_sizes, **p: filter_op(x, t, filter_sizes=filter_sizes, **p)),
+        op_cases=filter_cases)
     return forward_op, input_op, filter_op
 
 
@@ -253,19 +254,20 @@ def _convolution_cases(filter_shape, out_channels):
     return forward, backprop_input, backprop_filter
 
 
-def _conv_geometry(image_shape, filter_shape, strides, padding, dilations) -> _Geometry:
+def _filter_geometry(image_shape, filter_shape, strides, padding, dilations, layout="HWIO") -> _Geometry:
+    """The geometry of a convolution of NHWC images with filters laid out as `layout`."""
     if len(image_shape) != 4 or len(filter_shape) != 4:
-        raise ValueError(f"input and filter must be 4-D (NHWC and HWIO), got shapes {list(image_shape)} "
+        raise ValueError(f"input and filter must be 4-D (NHWC and {layout}), got shapes {list(image_shape)} "
                          f"and {list(filter_shape)}")
     if image_shape[3] != filter_shape[2]:
-        raise ValueError(f"input depth must equal filter depth (grouped convolution is not supported): "
-                         f"{image_shape[3]} vs {filter_shape[2]}")
+        raise ValueError(f"input depth must equal the filter's input channels (grouped convolution is not "
+                         f"supported): {image_shape[3]} vs {filter_shape[2]}")
     return _geometry(image_shape[1:3], filter_shape[:2], strides, dilations, padding)
 
 
 def _conv2d(input, filters, strides=(1, 1), padding="VALID", dilations=(1, 1)):
     """2-D convolution (cross-correlation) of NHWC `input` with HWIO `filters`: im2col + one GEMM."""
-    geometry = _conv_geometry(input.shape, filters.shape, strides, padding, dilations)
+    geometry = _filter_geometry(input.shape, filters.shape, strides, padding, dilations)
     out_channels = filters.shape[3]
     out = _im2col(input, geometry) @ filters.reshape(-1, out_channels)
     return out.reshape((input.shape[0],) + geometry.out + (out_channels,))
@@ -274,7 +276,7 @@ def _conv2d(input, filters, strides=(1, 1), padding="VALID", dilations=(1, 1)):
 def _conv2d_backprop_input(filters, out_backprop, input_sizes=(), strides=(1, 1), padding="VALID",
                            dilations=(1, 1)):
     """Gradient of conv2d with respect to its input: one GEMM to columns, then col2im."""
-    geometry = _conv_geometry(input_sizes, filters.shape, strides, padding, dilations)
+    geometry = _filter_geometry(input_sizes, filters.shape, strides, padding, dilations)
     out_channels = filters.shape[3]
     _expect_shape("out_backprop", out_backprop.shape, (input_sizes[0],) + geometry.out + (out_channels,))
     columns = out_backprop.reshape(-1, out_channels) @ filters.reshape(-1, out_channels).T
@@ -285,7 +287,7 @@ def _conv2d_backprop_input(filters, out_backprop, input_sizes=(), strides=(1, 1)
 def _conv2d_backprop_filter(input, out_backprop, filter_sizes=(), strides=(1, 1), padding="VALID",
                             dilations=(1, 1)):
     """Gradient of conv2d with respect to its filters: im2col, then one GEMM."""
-    geometry = _conv_geometry(input.shape, filter_sizes, strides, padding, dilations)
+    geometry = _filter_geometry(input.shape, filter_sizes, strides, padding, dilations)
     out_channels = filter_sizes[3]
     _expect_shape("out_backprop", out_backprop.shape, (input.shape[0],) + geometry.out + (out_channels,))
     grad = _im2col(input, geometry).T @ out_backprop.reshape(-1, out_channels)
@@ -294,16 +296,6 @@ def _conv2d_backprop_filter(input, out_backprop, filter_sizes=(), strides=(1, 1)
 
 conv2d_op, conv2d_backprop_input_op, conv2d_backprop_filter_op = _declare_convolution(
     _conv2d, _conv2d_backprop_input, _conv2d_backprop_filter, _convolution_cases((3, 2, 2, 3), 3))
-
-
-def _depthwise_geometry(image_shape, filter_shape, strides, padding, dilations) -> _Geometry:
-    if len(image_shape) != 4 or len(filter_shape) != 4:
-        raise ValueError(f"input and filter must be 4-D (NHWC and HWCM), got shapes {list(image_shape)} "
-                         f"and {list(filter_shape)}")
-    if image_shape[3] != filter_shape[2]:
-        raise ValueError(f"input depth must equal the filter's in_channels: {image_shape[3]} vs "
-                         f"{filter_shape[2]}")
-    return _geometry(image_shape[1:3], filter_shape[:2], strides, dilations, padding)
 
 
 def _multiplier_major(values: np.ndarray) -> np.ndarray:
@@ -316,7 +308,7 @@ def _multiplier_major(values: np.ndarray) -> np.ndarray:
 
 def _depthwise_conv2d(input, filter, strides=(1, 1), padding="VALID", dilations=(1, 1)):
     """Each input channel c convolved with its own filters [..., c, m]: output channel c*M + m."""
-    geometry = _depthwise_geometry(input.shape, filter.shape, strides, padding, dilations)
+    geometry = _filter_geometry(input.shape, filter.shape, strides, padding, dilations, layout="HWCM")
     kh, kw, c, m = filter.shape
     columns = _im2col(input, geometry).reshape(-1, kh * kw, c)                # (P, K, C)
     filters = _multiplier_major(filter.reshape(kh * kw, c, m))                  # (M, K, C)
@@ -329,7 +321,7 @@ def _depthwise_conv2d(input, filter, strides=(1, 1), padding="VALID", dilations=
 def _depthwise_conv2d_backprop_input(filter, out_backprop, input_sizes=(), strides=(1, 1), padding="VALID",
                                      dilations=(1, 1)):
     """Gradient of depthwise_conv2d with respect to its input."""
-    geometry = _depthwise_geometry(input_sizes, filter.shape, strides, padding, dilations)
+    geometry = _filter_geometry(input_sizes, filter.shape, strides, padding, dilations, layout="HWCM")
     kh, kw, c, m = filter.shape
     _expect_shape("out_backprop", out_backprop.shape, (input_sizes[0],) + geometry.out + (c * m,))
     backprop = _multiplier_major(out_backprop.reshape(-1, c, m))                # (M, P, C)
@@ -344,7 +336,7 @@ def _depthwise_conv2d_backprop_input(filter, out_backprop, input_sizes=(), strid
 def _depthwise_conv2d_backprop_filter(input, out_backprop, filter_sizes=(), strides=(1, 1), padding="VALID",
                                       dilations=(1, 1)):
     """Gradient of depthwise_conv2d with respect to its filter."""
-    geometry = _depthwise_geometry(input.shape, filter_sizes, strides, padding, dilations)
+    geometry = _filter_geometry(input.shape, filter_sizes, strides, padding, dilations, layout="HWCM")
     kh, kw, c, m = filter_sizes
     _expect_shape("out_backprop", out_backprop.shape, (input.shape[0],) + geometry.out + (c * m,))
     columns = _im2col(input, geometry).reshape(-1, kh * kw, c)                # (P, K, C)

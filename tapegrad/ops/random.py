@@ -9,6 +9,9 @@ TensorFlow combines a global seed (``tf.random.set_seed``) with an op seed (``se
   87654321 as the global one;
 - neither: nondeterministic.
 
+The ``stateless_*`` functions take a shape-[2] seed instead and give the same numbers
+for the same seed every time, whatever the global state.
+
 The draws are nondiff primitives whose ``seeds`` param is the resolved pair (or None),
 and every impl draws from the one module-level ``STATE``.  A compiler that traces a
 random op and replays its impl therefore continues that pair's stream, drawing fresh
@@ -26,10 +29,12 @@ from ..core.op import defop
 from ..core.tensor import Tensor
 from .array import _shape_arg
 
-__all__ = ["set_seed", "uniform", "normal", "truncated_normal", "shuffle", "categorical"]
+__all__ = ["set_seed", "uniform", "normal", "truncated_normal", "shuffle", "categorical", "stateless_uniform",
+           "stateless_normal", "stateless_truncated_normal", "stateless_categorical"]
 
 _DEFAULT_GLOBAL_SEED = 87654321  # TF's DEFAULT_GRAPH_SEED, used when only an op seed is given
 _MAXINT32 = 2**31 - 1
+_STATELESS = "stateless"  # first entry of a `seeds` param that names a stateless draw
 
 
 def _truncate_seed(seed) -> int:
@@ -62,19 +67,25 @@ class RandomState:
         return (0, _MAXINT32) if seeds == (0, 0) else seeds, drawn
 
     def generator(self, seeds) -> np.random.Generator:
-        """The stream of a seed pair, created on first use; OS entropy for None."""
+        """The stream of a seed pair, created on first use; a fresh one for a stateless seed;
+        OS entropy for None."""
         if seeds is None:
             return self._entropy
+        if seeds[0] == _STATELESS:
+            return _philox(seeds[1] | 1 << 63, seeds[2])  # top bit: never a stateful pair's key
         stream = self._streams.get(seeds)
         if stream is None:
-            # Philox is counter-based: distinct keys give independent streams, no seeding cost
-            stream = np.random.Generator(np.random.Philox(key=(seeds[0] << 64) | seeds[1]))
-            self._streams[seeds] = stream
+            stream = self._streams[seeds] = _philox(*seeds)
         return stream
 
     def release(self, seeds) -> None:
         """Forget a pair drawn for one eager call, so a long loop does not keep a stream per call."""
         self._streams.pop(seeds, None)
+
+
+def _philox(high: int, low: int) -> np.random.Generator:
+    # Philox is counter-based: distinct keys give independent streams, at no seeding cost
+    return np.random.Generator(np.random.Philox(key=(high << 64) | low))
 
 
 STATE = RandomState()
@@ -93,14 +104,25 @@ def set_seed(seed) -> None:
     STATE.set_seed(seed)
 
 
-def _draw(op, *tensors, seed, **params) -> Tensor:
-    """Apply random op `op` with the seed pair TF would use for op seed `seed`."""
-    seeds, one_call = STATE.resolve(seed)
-    try:
-        return op(*tensors, seeds=seeds, **params)
-    finally:
-        if one_call:
-            STATE.release(seeds)
+def _seeded(seed):
+    """A function applying a random op with the seed pair TF would use for op seed `seed`."""
+    def draw(op, *tensors, **params) -> Tensor:
+        seeds, one_call = STATE.resolve(seed)
+        try:
+            return op(*tensors, seeds=seeds, **params)
+        finally:
+            if one_call:
+                STATE.release(seeds)
+    return draw
+
+
+def _stateless(seed):
+    """A function applying a random op with stateless seed `seed` (two integers)."""
+    values = np.asarray(seed.numpy() if isinstance(seed, Tensor) else seed).reshape(-1)
+    if values.size != 2 or values.dtype.kind not in "iu":
+        raise ValueError(f"seed must be a shape [2] integer tensor, got {seed!r}")
+    seeds = (_STATELESS,) + tuple(int(v) % 2**63 for v in values)
+    return lambda op, *tensors, **params: op(*tensors, seeds=seeds, **params)
 
 
 def _stateful(op):
@@ -198,15 +220,29 @@ def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=
     >>> x.shape, x.dtype, bool(tf.reduce_all((x >= -1.0) & (x < 1.0)))
     (TensorShape([2, 3]), tf.float32, True)
     """
+    return _uniform(_seeded(seed), shape, minval, maxval, dtype)
+
+
+def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=dtypes.float32, name=None,
+                      alg="auto_select") -> Tensor:
+    """uniform, the same numbers for the same shape-[2] `seed` every time.
+
+    >>> import tapegrad as tf
+    >>> a = tf.random.stateless_uniform([3], seed=[1, 2])
+    >>> bool(tf.reduce_all(a == tf.random.stateless_uniform([3], seed=[1, 2])))
+    True
+    """
+    return _uniform(_stateless(seed), shape, minval, maxval, dtype)
+
+
+def _uniform(draw, shape, minval, maxval, dtype) -> Tensor:
     dtype = dtypes.as_dtype(dtype)
     shape = _shape_arg(shape)
     if dtype.is_integer:
         if maxval is None:
             raise ValueError(f"Must specify maxval for integer dtype {dtype!r}")
-        return _draw(random_uniform_int, shape=shape, minval=int(minval), maxval=int(maxval),
-                     dtype=dtype, seed=seed)
-    dtype = _float_dtype(dtype, "uniform")
-    sample = _draw(random_uniform, shape=shape, dtype=dtype, seed=seed)
+        return draw(random_uniform_int, shape=shape, minval=int(minval), maxval=int(maxval), dtype=dtype)
+    sample = draw(random_uniform, shape=shape, dtype=_float_dtype(dtype, "uniform"))
     maxval = 1 if maxval is None else maxval
     if _is_python_number(minval, 0) and _is_python_number(maxval, 1):
         return sample  # u * 1 + 0: skip two ops
@@ -224,9 +260,18 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=No
     >>> tf.random.normal([4], mean=10.0, stddev=0.0, seed=3).numpy()
     array([10., 10., 10., 10.], dtype=float32)
     """
-    dtype = _float_dtype(dtype, "normal")
-    return _scaled(_draw(random_standard_normal, shape=_shape_arg(shape), dtype=dtype, seed=seed),
-                   mean, stddev)
+    return _scaled(_seeded(seed), random_standard_normal, shape, mean, stddev, dtype)
+
+
+def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.float32, name=None,
+                     alg="auto_select") -> Tensor:
+    """normal, the same numbers for the same shape-[2] `seed` every time.
+
+    >>> import tapegrad as tf
+    >>> tf.random.stateless_normal([2, 2], seed=[0, 7]).shape
+    TensorShape([2, 2])
+    """
+    return _scaled(_stateless(seed), random_standard_normal, shape, mean, stddev, dtype)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None) -> Tensor:
@@ -237,12 +282,24 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=Non
     >>> bool(tf.reduce_max(tf.abs(x)) <= 1.0)
     True
     """
-    dtype = _float_dtype(dtype, "truncated_normal")
-    return _scaled(_draw(_truncated_standard_normal, shape=_shape_arg(shape), dtype=dtype, seed=seed),
-                   mean, stddev)
+    return _scaled(_seeded(seed), _truncated_standard_normal, shape, mean, stddev, dtype)
 
 
-def _scaled(standard: Tensor, mean, stddev) -> Tensor:
+def stateless_truncated_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.float32, name=None,
+                               alg="auto_select") -> Tensor:
+    """truncated_normal, the same numbers for the same shape-[2] `seed` every time.
+
+    >>> import tapegrad as tf
+    >>> bool(tf.reduce_max(tf.abs(tf.random.stateless_truncated_normal([100], seed=[3, 4]))) <= 2.0)
+    True
+    """
+    return _scaled(_stateless(seed), _truncated_standard_normal, shape, mean, stddev, dtype)
+
+
+def _scaled(draw, standard_op, shape, mean, stddev, dtype) -> Tensor:
+    """standard * stddev + mean, as TF composes it, for a standard-normal op."""
+    dtype = _float_dtype(dtype, standard_op.name)
+    standard = draw(standard_op, shape=_shape_arg(shape), dtype=dtype)
     if _is_python_number(mean, 0) and _is_python_number(stddev, 1):
         return standard
     return standard * stddev + mean
@@ -255,7 +312,7 @@ def shuffle(value, seed=None, name=None) -> Tensor:
     >>> sorted(tf.random.shuffle(tf.range(5), seed=2).numpy().tolist())
     [0, 1, 2, 3, 4]
     """
-    return _draw(random_shuffle, value, seed=seed)
+    return _seeded(seed)(random_shuffle, value)
 
 
 def categorical(logits, num_samples, dtype=None, seed=None, name=None) -> Tensor:
@@ -265,7 +322,21 @@ def categorical(logits, num_samples, dtype=None, seed=None, name=None) -> Tensor
     >>> tf.random.categorical([[-1e9, 0.0]], 5, seed=5).numpy()
     array([[1, 1, 1, 1, 1]])
     """
+    return _categorical(_seeded(seed), logits, num_samples, dtype)
+
+
+def stateless_categorical(logits, num_samples, seed, dtype=dtypes.int64, name=None) -> Tensor:
+    """categorical, the same draws for the same shape-[2] `seed` every time.
+
+    >>> import tapegrad as tf
+    >>> tf.random.stateless_categorical([[0.0, 0.0]], 4, seed=[1, 1]).shape
+    TensorShape([1, 4])
+    """
+    return _categorical(_stateless(seed), logits, num_samples, dtype)
+
+
+def _categorical(draw, logits, num_samples, dtype) -> Tensor:
     dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
     if dtype not in (dtypes.int32, dtypes.int64):
         raise ValueError(f"categorical: dtype must be int32 or int64, got {dtype!r}")
-    return _draw(multinomial, logits, num_samples=int(num_samples), dtype=dtype, seed=seed)
+    return draw(multinomial, logits, num_samples=int(num_samples), dtype=dtype)
