@@ -70,8 +70,10 @@ class Registry:
         """None -> None; a name or config dict -> a new instance; a class -> ``cls()``; a callable as is."""
         if identifier is None:
             return None
-        if isinstance(identifier, (str, dict)):
+        if isinstance(identifier, dict):
             obj = self.deserialize(identifier)
+        elif isinstance(identifier, str):
+            obj = self.objects.get(identifier)
         else:
             obj = identifier
         if callable(obj):
