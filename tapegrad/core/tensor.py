@@ -220,11 +220,11 @@ class Variable(Tensor):
         return self
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
-        self._value = self._value + self._checked(delta, "assign_add")
+        self._value = np.asarray(self._value + self._checked(delta, "assign_add"))  # 0-d stays an array
         return self
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
-        self._value = self._value - self._checked(delta, "assign_sub")
+        self._value = np.asarray(self._value - self._checked(delta, "assign_sub"))
         return self
 
     def _writable(self) -> np.ndarray:
@@ -234,8 +234,8 @@ class Variable(Tensor):
         read earlier, a tape's saved input, a view), the variable moves to a copy first
         so that what was read stays as it was read.
         """
-        # 3 = the attribute, getrefcount's argument, and nothing else
-        if sys.getrefcount(self._value) > 3 or not self._value.flags.writeable:
+        # 2 = the attribute and getrefcount's argument: anything more is someone else's read
+        if sys.getrefcount(self._value) > 2 or not self._value.flags.writeable:
             self._value = self._value.copy()
         return self._value
 

@@ -114,7 +114,8 @@ def sqrt(x):
 
 @_pointwise(lambda out, x: -0.5 * out / x, saves="inputs+out", domain=(POSITIVE,))
 def rsqrt(x):
-    return 1 / np.sqrt(x)
+    with np.errstate(divide="ignore"):  # rsqrt(0) = inf silently, as TF
+        return 1 / np.sqrt(x)
 
 
 @_pointwise(lambda out, x: out, saves="out", domain=(REAL,))
@@ -125,7 +126,8 @@ def exp(x):
 
 @_pointwise(lambda out, x: 1 / x, domain=(POSITIVE,))
 def log(x):
-    return np.log(x)
+    with np.errstate(divide="ignore"):  # log(0) = -inf silently, as TF
+        return np.log(x)
 
 
 @_pointwise(lambda out, x: 1 / (1 + x), domain=(Domain(-0.5, 2.0),))
