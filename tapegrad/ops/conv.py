@@ -109,6 +109,14 @@ def _taps(geometry: _Geometry):
 def _im2col(x: np.ndarray, geometry: _Geometry) -> np.ndarray:
     """The contiguous (N*OH*OW, KH*KW*C) matrix of x's windows (the reshape copies)."""
     windows = _windows(x, geometry)
+    if x.shape[3] == 1:
+        # One channel: reshape's copy would run its inner loop over only KW elements; a copy
+        # per tap runs it along output rows instead, 3x faster on (32, 28, 28, 1) images.
+        # With more channels the plain copy is the faster one.
+        copied = np.empty(windows.shape, dtype=x.dtype)
+        for p, q in _taps(geometry):
+            copied[:, :, :, p, q] = windows[:, :, :, p, q]
+        windows = copied
     return windows.reshape(-1, int(np.prod(windows.shape[3:])))
 
 
@@ -411,6 +419,13 @@ def max_pool2d_grad(orig_input, grad, ksize=(1, 1), strides=(1, 1), padding="VAL
     """Gradient of max_pool2d: each window's gradient goes to its first maximum in orig_input.
 
     Piecewise constant in orig_input, so that input gets no gradient.
+
+    >>> import tapegrad as tf
+    >>> from tapegrad.ops.conv import max_pool2d_grad
+    >>> x = tf.constant([[[[1.0], [3.0]], [[3.0], [2.0]]]])        # one 2x2 image, a tie at 3
+    >>> max_pool2d_grad(x, tf.ones([1, 1, 1, 1]), ksize=(2, 2), strides=(2, 2))[0, :, :, 0].numpy()
+    array([[0., 1.],
+           [0., 0.]], dtype=float32)
     """
     geometry = _pool_geometry(orig_input.shape, ksize, strides, padding)
     _expect_shape("grad", grad.shape, (orig_input.shape[0],) + geometry.out + (orig_input.shape[3],))
@@ -424,7 +439,15 @@ def max_pool2d_grad(orig_input, grad, ksize=(1, 1), strides=(1, 1), padding="VAL
        domain=(REAL, REAL),
        cases=[dict(shapes=(image, image), params=params) for image, out, params in _MAX_POOL_BACKWARD])
 def max_pool2d_grad_grad(orig_input, grad, ksize=(1, 1), strides=(1, 1), padding="VALID"):
-    """Adjoint of max_pool2d_grad in `grad` (shaped like orig_input): grad at each window's first max."""
+    """Adjoint of max_pool2d_grad in `grad` (shaped like orig_input): grad at each window's first max.
+
+    >>> import tapegrad as tf
+    >>> from tapegrad.ops.conv import max_pool2d_grad_grad
+    >>> x = tf.constant([[[[1.0], [3.0]], [[3.0], [2.0]]]])
+    >>> grad = tf.constant([[[[10.0], [20.0]], [[30.0], [40.0]]]])
+    >>> max_pool2d_grad_grad(x, grad, ksize=(2, 2), strides=(2, 2)).numpy().ravel()
+    array([20.], dtype=float32)
+    """
     geometry = _pool_geometry(orig_input.shape, ksize, strides, padding)
     _expect_shape("grad", grad.shape, orig_input.shape)
     windows = _windows(grad, geometry)
@@ -464,7 +487,14 @@ def _avg_pool2d(input, ksize=(1, 1), strides=(1, 1), padding="VALID"):
        cases=[dict(shapes=(out,), params=dict(params, input_sizes=image))
               for image, out, params in _AVG_POOL_BACKWARD])
 def avg_pool2d_grad(grad, input_sizes=(), ksize=(1, 1), strides=(1, 1), padding="VALID"):
-    """Gradient of avg_pool2d: each window's gradient shared among its unpadded elements."""
+    """Gradient of avg_pool2d: each window's gradient shared among its unpadded elements.
+
+    >>> import tapegrad as tf
+    >>> from tapegrad.ops.conv import avg_pool2d_grad
+    >>> avg_pool2d_grad(tf.ones([1, 1, 1, 1]), input_sizes=(1, 2, 2, 1), ksize=(2, 2), strides=(2, 2)
+    ...                 ).numpy().ravel()
+    array([0.25, 0.25, 0.25, 0.25], dtype=float32)
+    """
     geometry = _pool_geometry(input_sizes, ksize, strides, padding)
     _expect_shape("grad", grad.shape, (input_sizes[0],) + geometry.out + (input_sizes[3],))
     share = grad / _window_counts(geometry, input_sizes[1:3]).astype(grad.dtype)

@@ -150,7 +150,12 @@ _SHAPE_CASE = [dict(shapes=(), params=dict(shape=(2, 3)))]
 @_stateful
 @defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE)
 def random_uniform(shape=(), dtype=dtypes.float32, seeds=None):
-    """Floats uniform in [0, 1)."""
+    """Floats uniform in [0, 1) from the stream `seeds` names (see the module docstring).
+
+    >>> from tapegrad.ops.random import random_uniform
+    >>> random_uniform(shape=(2,), seeds=("stateless", 1, 2)).shape
+    TensorShape([2])
+    """
     sample = STATE.generator(seeds).random(shape, dtype=_drawn_as(dtype))
     return sample.astype(dtype._np, copy=False)
 
@@ -158,7 +163,12 @@ def random_uniform(shape=(), dtype=dtypes.float32, seeds=None):
 @_stateful
 @defop(nondiff="random: integer sample", cases=[dict(shapes=(), params=dict(shape=(2, 3), maxval=5))])
 def random_uniform_int(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=None):
-    """Integers uniform in [minval, maxval)."""
+    """Integers uniform in [minval, maxval).
+
+    >>> from tapegrad.ops.random import random_uniform_int
+    >>> random_uniform_int(shape=(3,), minval=4, maxval=5).numpy()
+    array([4, 4, 4], dtype=int32)
+    """
     if minval >= maxval:
         raise ValueError(f"Need minval < maxval: {minval} >= {maxval}")
     return STATE.generator(seeds).integers(minval, maxval, size=shape, dtype=dtype._np)
@@ -167,7 +177,12 @@ def random_uniform_int(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=N
 @_stateful
 @defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE)
 def random_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
-    """Floats from the standard normal distribution."""
+    """Floats from the standard normal distribution.
+
+    >>> from tapegrad.ops.random import random_standard_normal
+    >>> random_standard_normal(shape=(2, 2)).dtype
+    tf.float32
+    """
     return STATE.generator(seeds).standard_normal(shape, dtype=_drawn_as(dtype)).astype(dtype._np, copy=False)
 
 
@@ -187,7 +202,12 @@ def _truncated_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
 @_stateful
 @defop(nondiff="random permutation: the gradient of a sample is not defined", cases=[dict(shapes=((4, 3),))])
 def random_shuffle(value, seeds=None):
-    """`value` with its first axis randomly permuted."""
+    """`value` with its first axis randomly permuted.
+
+    >>> from tapegrad.ops.random import random_shuffle
+    >>> random_shuffle([[1, 1], [2, 2]]).shape
+    TensorShape([2, 2])
+    """
     if value.ndim == 0:
         return value.copy()
     return value[STATE.generator(seeds).permutation(value.shape[0])]
@@ -196,7 +216,12 @@ def random_shuffle(value, seeds=None):
 @_stateful
 @defop(nondiff="random: integer sample", cases=[dict(shapes=((2, 4),), params=dict(num_samples=3))])
 def multinomial(logits, num_samples=1, dtype=dtypes.int64, seeds=None):
-    """`num_samples` class indices per row of unnormalised log-probabilities `logits`."""
+    """`num_samples` class indices per row of unnormalised log-probabilities `logits`.
+
+    >>> from tapegrad.ops.random import multinomial
+    >>> multinomial([[0.0, -1e9]], num_samples=2).numpy()
+    array([[0, 0]])
+    """
     if logits.ndim != 2:
         raise ValueError(f"logits should be a matrix, got shape {list(logits.shape)}")
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)  # exp cannot overflow

@@ -156,10 +156,11 @@ def combo_id(combo):
 
 # -- convolutions ----------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("channels", [3, 1])  # one channel takes another im2col copy
 @pytest.mark.parametrize("combo", WINDOW_COMBOS, ids=combo_id)
-def test_conv2d_matches_loops(combo):
+def test_conv2d_matches_loops(combo, channels):
     padding, strides, dilations = combo
-    x, w = random(2, 6, 5, 3), random(3, 2, 3, 2)
+    x, w = random(2, 6, 5, channels), random(3, 2, channels, 2)
     win = Windows(x.shape, w.shape[:2], strides, dilations, padding)
     cotangent = {}
     y, (dx, dw) = value_and_grads(
