@@ -15,6 +15,7 @@ import numpy as np
 from ... import ops  # noqa: F401  (registers every op)
 from ...core import dtypes
 from ...core.tensor import Tensor, Variable, convert_to_tensor
+from ...ops.math import cast
 
 _ALLOWED_KWARGS = {"input_shape", "input_dim", "batch_input_shape", "batch_size", "weights"}
 _name_counts: dict = {}
@@ -216,6 +217,7 @@ class Layer:
 
     def add_loss(self, loss) -> None:
         self._losses.append(loss)
+        _layers_with_losses()[id(self)] = self
 
     # -- weights -----------------------------------------------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True,
@@ -264,14 +266,38 @@ class Layer:
         if not self.built:
             self._build_from(args, kwargs)
         previous = getattr(_context, "training", None)
-        _context.training = training
+        depth = getattr(_context, "depth", 0)
+        if depth == 0 and _layers_with_losses():
+            self._clear_losses()
+        _context.training, _context.depth = training, depth + 1
         try:
-            return self.call(*args, **kwargs)
+            outputs = self.call(*args, **kwargs)
         finally:
-            _context.training = previous
+            _context.training, _context.depth = previous, depth
+        if self.activity_regularizer is not None:
+            for output in _find(outputs, Tensor):
+                self.add_loss(self.activity_regularizer(output))
+        return outputs
+
+    def _clear_losses(self) -> None:
+        """An outermost call starts a forward pass: its layers drop the losses of the last one, as Keras.
+
+        Only called while some layer holds losses, so the common call walks nothing.
+        """
+        with_losses = _layers_with_losses()
+        stack, seen = [self], set()
+        while stack:
+            layer = stack.pop()
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                layer._losses = []
+                with_losses.pop(id(layer), None)
+                stack.extend(layer._sublayers())
 
     def _convert_inputs(self, x):
         if isinstance(x, Tensor):
+            if x._value.dtype.kind == "f" and x._value.dtype != self._dtype._np:
+                return cast(x, self._dtype)  # Keras autocasts float inputs to the layer's dtype
             return x
         if isinstance(x, (list, tuple)) and x and all(isinstance(e, (Tensor, np.ndarray)) for e in x):
             return type(x)(self._convert_inputs(e) for e in x)
@@ -304,6 +330,14 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _layers_with_losses() -> dict:
+    """id -> layer for the layers of this thread that hold added losses."""
+    layers = getattr(_context, "layers_with_losses", None)
+    if layers is None:
+        layers = _context.layers_with_losses = {}
+    return layers
 
 
 def _find(value, kind, leaves=False):
