@@ -1,0 +1,181 @@
+"""Dense, Embedding, Activation, and the kernel/bias/activation plumbing Dense shares with the convolutions."""
+from __future__ import annotations
+
+from ...core import dtypes
+from ...ops.array import gather, reshape
+from ...ops.linalg import matmul
+from ...ops.math import add, cast
+from .. import activations
+from ._utils import lookup, positive_int, serialize
+from .base import Layer
+
+
+class KernelLayer(Layer):
+    """Base of layers computing ``activation(op(inputs, kernel) + bias)``: Dense and the convolutions.
+
+    It holds the Keras arguments those layers share (activation, use_bias, and the kernel's and the
+    bias's initializer, regularizer and constraint), creates the weights in Keras' order (kernel,
+    then bias) and writes the shared part of the config.  ``kernel_arg`` is the prefix of the
+    kernel's arguments in the config: DepthwiseConv2D calls them ``depthwise_*``.
+
+    >>> import tapegrad as tf
+    >>> tf.keras.layers.Dense(2, activation="relu").get_config()["activation"]
+    'relu'
+    """
+
+    kernel_arg = "kernel"
+
+    def __init__(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(activity_regularizer=lookup("regularizers", activity_regularizer), **kwargs)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = lookup("initializers", kernel_initializer)
+        self.bias_initializer = lookup("initializers", bias_initializer)
+        self.kernel_regularizer = lookup("regularizers", kernel_regularizer)
+        self.bias_regularizer = lookup("regularizers", bias_regularizer)
+        self.kernel_constraint = lookup("constraints", kernel_constraint)
+        self.bias_constraint = lookup("constraints", bias_constraint)
+
+    def _add_kernel_and_bias(self, kernel_shape, bias_size: int) -> None:
+        self.kernel = self.add_weight(shape=kernel_shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      name="kernel")
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(bias_size,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                                        name="bias")
+
+    def _finish(self, y):
+        """y + bias, then the activation (skipped when it is ``linear``: one call less per step)."""
+        if self.bias is not None:
+            y = add(y, self.bias)
+        if self.activation is not activations.linear:
+            y = self.activation(y)
+        return y
+
+    def get_config(self) -> dict:
+        p = self.kernel_arg
+        return {**super().get_config(),
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                f"{p}_initializer": serialize("initializers", self.kernel_initializer),
+                "bias_initializer": serialize("initializers", self.bias_initializer),
+                f"{p}_regularizer": serialize("regularizers", self.kernel_regularizer),
+                "bias_regularizer": serialize("regularizers", self.bias_regularizer),
+                "activity_regularizer": serialize("regularizers", self.activity_regularizer),
+                f"{p}_constraint": serialize("constraints", self.kernel_constraint),
+                "bias_constraint": serialize("constraints", self.bias_constraint)}
+
+
+class Dense(KernelLayer):
+    """``activation(inputs @ kernel + bias)`` on the last axis; kernel (input_dim, units), bias (units,).
+
+    >>> import tapegrad as tf
+    >>> layer = tf.keras.layers.Dense(4, activation="relu")
+    >>> layer(tf.ones([2, 3])).shape, [tuple(w.shape) for w in layer.weights]
+    (TensorShape([2, 4]), [(3, 4), (4,)])
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        units = positive_int(units, "units")
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                         bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
+        self.units = units
+
+    def build(self, input_shape) -> None:
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected "
+                             f"min_ndim=2 with a known last axis, found shape {input_shape}")
+        self._add_kernel_and_bias((input_shape[-1], self.units), self.units)
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.ndim == 2:
+            y = matmul(inputs, self.kernel)
+        else:
+            # one 2-D matmul over the flattened leading axes: a broadcast batched matmul would
+            # give the kernel a per-batch gradient to sum back
+            lead = tuple(inputs.shape[:-1])
+            y = reshape(matmul(reshape(inputs, (-1, inputs.shape[-1])), self.kernel), lead + (self.units,))
+        return self._finish(y)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)[:-1] + (self.units,)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units}
+
+
+class Embedding(Layer):
+    """Rows of an (input_dim, output_dim) table at integer `inputs`; the table's gradient is sparse.
+
+    >>> import tapegrad as tf
+    >>> layer = tf.keras.layers.Embedding(10, 3)
+    >>> layer(tf.constant([[1, 2], [3, 4]])).shape
+    TensorShape([2, 2, 3])
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, activity_regularizer=None, **kwargs):
+        input_dim, output_dim = positive_int(input_dim, "input_dim"), positive_int(output_dim, "output_dim")
+        super().__init__(activity_regularizer=lookup("regularizers", activity_regularizer), **kwargs)
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.embeddings_initializer = lookup("initializers", embeddings_initializer)
+        self.embeddings_regularizer = lookup("regularizers", embeddings_regularizer)
+        self.embeddings_constraint = lookup("constraints", embeddings_constraint)
+        self.mask_zero = bool(mask_zero)
+
+    def build(self, input_shape=None) -> None:
+        self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint, name="embeddings")
+        self.built = True
+
+    def call(self, inputs):
+        if not inputs.dtype.is_integer:
+            inputs = cast(inputs, dtypes.int32)
+        return gather(self.embeddings, inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        """Where `inputs` != 0 when mask_zero (tapegrad layers do not propagate masks themselves)."""
+        return inputs != 0 if self.mask_zero else None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": serialize("initializers", self.embeddings_initializer),
+                "embeddings_regularizer": serialize("regularizers", self.embeddings_regularizer),
+                "activity_regularizer": serialize("regularizers", self.activity_regularizer),
+                "embeddings_constraint": serialize("constraints", self.embeddings_constraint),
+                "mask_zero": self.mask_zero}
+
+
+class Activation(Layer):
+    """Applies an activation function, given by name or as a callable.
+
+    >>> import tapegrad as tf
+    >>> tf.keras.layers.Activation("relu")(tf.constant([-1.0, 2.0])).numpy()
+    array([0., 2.], dtype=float32)
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}

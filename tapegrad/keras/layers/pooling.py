@@ -1,0 +1,112 @@
+"""2-D max and average pooling, windowed and global, over NHWC images."""
+from __future__ import annotations
+
+from ... import nn
+from ...ops.reduce import reduce_max, reduce_mean
+from ._utils import (image_shape, normalize_data_format, normalize_padding, normalize_tuple,
+                     window_output_shape)
+from .base import Layer
+
+
+class _Pooling2D(Layer):
+    """Window arguments of the pooling layers: `strides` defaults to `pool_size`."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = normalize_tuple(pool_size, 2, "pool_size")
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, 2, "strides")
+        self.padding = normalize_padding(padding)
+        self.data_format = normalize_data_format(data_format)
+        self._nn_padding = self.padding.upper()
+
+    def build(self, input_shape) -> None:
+        self.compute_output_shape(input_shape)  # wrong rank or too small an input fails here, by name
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return window_output_shape(self, input_shape, tuple(input_shape)[-1], self.pool_size, self.strides,
+                                   self.padding)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,
+                "strides": self.strides, "data_format": self.data_format}
+
+
+class MaxPooling2D(_Pooling2D):
+    """Maximum over each `pool_size` window (strides default to pool_size).
+
+    >>> import tapegrad as tf
+    >>> x = tf.reshape(tf.range(16.0), [1, 4, 4, 1])
+    >>> tf.keras.layers.MaxPooling2D()(x)[0, :, :, 0].numpy()
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+    """
+
+    def call(self, inputs):
+        return nn.max_pool2d(inputs, self.pool_size, self.strides, self._nn_padding)
+
+
+class AveragePooling2D(_Pooling2D):
+    """Mean over each `pool_size` window; with "same" padding only the pixels inside the image count.
+
+    >>> import tapegrad as tf
+    >>> tf.keras.layers.AveragePooling2D(3, strides=2, padding="same")(tf.ones([1, 5, 5, 2])).shape
+    TensorShape([1, 3, 3, 2])
+    """
+
+    def call(self, inputs):
+        return nn.avg_pool2d(inputs, self.pool_size, self.strides, self._nn_padding)
+
+
+class _GlobalPooling2D(Layer):
+    """Reduce over the spatial axes; `keepdims` keeps them with length 1."""
+
+    _reduce = None  # reduce_mean or reduce_max, as a staticmethod
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.keepdims = bool(keepdims)
+
+    def call(self, inputs):
+        return self._reduce(inputs, axis=(1, 2), keepdims=self.keepdims)
+
+    def build(self, input_shape) -> None:
+        image_shape(self, input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        batch, _, _, channels = image_shape(self, input_shape)
+        return (batch, 1, 1, channels) if self.keepdims else (batch, channels)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Mean over rows and columns: (batch, rows, cols, channels) -> (batch, channels).
+
+    >>> import tapegrad as tf
+    >>> tf.keras.layers.GlobalAveragePooling2D(keepdims=True)(tf.ones([2, 4, 4, 3])).shape
+    TensorShape([2, 1, 1, 3])
+    """
+
+    _reduce = staticmethod(reduce_mean)
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """Maximum over rows and columns: (batch, rows, cols, channels) -> (batch, channels).
+
+    >>> import tapegrad as tf
+    >>> tf.keras.layers.GlobalMaxPooling2D()(tf.reshape(tf.range(8.0), [2, 2, 2, 1])).numpy()
+    array([[3.],
+           [7.]], dtype=float32)
+    """
+
+    _reduce = staticmethod(reduce_max)
+
+
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D
