@@ -100,26 +100,6 @@ def _shape(shape) -> tuple:
     return tuple(int(d) for d in shape)
 
 
-# Philox keys of tapegrad's random state are (global << 64) | op with op < 2**31; initializer
-# streams use op half 2**63, so they never replay a `tf.random.*` stream.
-_STREAM_TAG = 1 << 63
-
-
-def _sample(primitive, shape, dtype, seed: int) -> np.ndarray:
-    """A draw of a tapegrad random primitive from the stream of `seed`, restarted at every call.
-
-    Keras 3 draws initializers statelessly (the same values for the same seed); tapegrad's
-    random state keeps streams alive between calls, so the stream is dropped before and after.
-    TODO: switch to ``tf.random.stateless_*`` once tapegrad.random offers them.
-    """
-    seeds = (int(seed), _STREAM_TAG)
-    _random.STATE.release(seeds)
-    try:
-        return primitive(shape=_shape(shape), dtype=dtype, seeds=seeds)._value
-    finally:
-        _random.STATE.release(seeds)
-
-
 def _default_seed() -> int:
     """A seed in [1, 1e9] from tapegrad's random state: fixed by ``tf.random.set_seed``."""
     return int(_random.uniform((), 1, 10**9 + 1, dtype=dtypes.int64)._value)
@@ -253,18 +233,17 @@ class RandomInitializer(Initializer):
     def get_config(self) -> dict:
         return {"seed": self._init_seed}
 
+    # Keras 3 draws statelessly with the seed pair [seed, 0]: the same values at every call
+
     def _normal(self, shape, dtype, mean, stddev, truncated=False) -> Tensor:
         """mean + stddev * z, z standard normal (truncated: |z| <= 2, as TF and Keras 3)."""
-        dt = _dtype(dtype, floating=True)
-        primitive = _random._truncated_standard_normal if truncated else _random.random_standard_normal
-        z = _sample(primitive, shape, dt, self.seed)
-        return Tensor((z * dt._np.type(stddev) + dt._np.type(mean)).astype(dt._np, copy=False))
+        draw = _random.stateless_truncated_normal if truncated else _random.stateless_normal
+        return draw(_shape(shape), seed=(self.seed, 0), mean=mean, stddev=stddev,
+                    dtype=_dtype(dtype, floating=True))
 
     def _uniform(self, shape, dtype, minval, maxval) -> Tensor:
-        dt = _dtype(dtype, floating=True)
-        u = _sample(_random.random_uniform, shape, dt, self.seed)
-        width = dt._np.type(maxval - minval)
-        return Tensor((u * width + dt._np.type(minval)).astype(dt._np, copy=False))
+        return _random.stateless_uniform(_shape(shape), seed=(self.seed, 0), minval=minval, maxval=maxval,
+                                         dtype=_dtype(dtype, floating=True))
 
 
 class RandomNormal(RandomInitializer):
@@ -491,7 +470,7 @@ class Orthogonal(RandomInitializer):
                              f"Received: shape={shape} of rank {len(shape)}.")
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = self._normal((max(rows, cols), min(rows, cols)), dtype, 0.0, 1.0)._value
-        q, r = np.linalg.qr(a)
+        q, r = np.linalg.qr(a if a.dtype != np.float16 else a.astype(np.float32))  # LAPACK has no half
         q *= np.sign(np.diag(r))  # makes the distribution uniform over orthogonal matrices
         if rows < cols:
             q = q.T

@@ -2,7 +2,6 @@
 the apply_gradients bookkeeping (build, None gradients, unknown variables), clipping, weight
 decay, sparse gradients, config round trips, minimize, and in-place updates."""
 import math
-import warnings
 
 import numpy as np
 import pytest
