@@ -12,8 +12,8 @@ TensorFlow combines a global seed (``tf.random.set_seed``) with an op seed (``se
 The ``stateless_*`` functions take a shape-[2] seed instead and give the same numbers
 for the same seed every time, whatever the global state.
 
-The draws are nondiff primitives whose ``seeds`` param is the resolved pair (or None),
-and every impl draws from the one module-level ``STATE``.  A compiler that traces a
+The draws are nondiff primitives whose ``seeds`` param is the resolved pair, None, or
+``("stateless", s0, s1)``; every impl draws from the one module-level ``STATE``.  A compiler that traces a
 random op and replays its impl therefore continues that pair's stream, drawing fresh
 numbers on each call, as a ``tf.function`` does.  Random ops are stateful: they carry
 ``op.stateful = True`` so such a compiler neither folds nor merges them.

@@ -301,7 +301,7 @@ def test_dropout_is_reproducible_under_seeds():
 
 def test_dropout_noise_shape_shares_one_draw_along_broadcast_axes():
     y = tf.nn.dropout(tf.ones([64, 5]), rate=0.5, noise_shape=[64, 1]).numpy()
-    assert np.all((y == y[:, :1]))
+    assert np.all(y == y[:, :1])
     y = tf.nn.dropout(tf.ones([4, 64]), rate=0.5, noise_shape=[1, None]).numpy()
     assert np.all(y == y[:1])
 
