@@ -153,6 +153,8 @@ class Nadam(Adam):
 
     def build(self, var_list) -> None:
         """Slots (momentum, velocity) and the running product of the momentum schedule."""
+        if self.built:
+            return
         var_list = list(var_list)
         super().build(var_list)
         dtype = var_list[0].dtype if var_list else "float32"

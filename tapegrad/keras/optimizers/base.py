@@ -10,9 +10,9 @@ One ``apply`` (and ``apply_gradients``, ``minimize``) runs, as Keras 3's:
 4. ``update_step`` per variable; EMA; ``iterations += 1``; ``variable.constraint``.
 
 The built-in optimizers update in place: the variable (``Variable._writable()``, which
-copies first if anything still holds the old value; see ``_owned``) and the slots are changed by NumPy
-ufuncs with ``out=``, block by block, with one scratch block per dtype: all of a block's
-arrays stay in cache across the update's passes.  Scalars (learning rate, bias
+copies first if anything still holds the old value) and the slots are
+changed by NumPy ufuncs with ``out=``, block by block, with one scratch block per dtype:
+all of a block's arrays stay in cache across the update's passes.  Scalars (learning rate, bias
 corrections) are Python floats computed once per step, so nothing is upcast to float64.
 Optimizer math is not recorded on tapes: it is not differentiated.
 
@@ -125,30 +125,12 @@ def _dense(grad, variable) -> np.ndarray:
     return g
 
 
-def _refs_of_a_sole_owner() -> int:
-    """sys.getrefcount of an array held by one attribute and one local (it varies across Pythons)."""
-    class Holder:
-        pass
-    holder = Holder()
-    holder.value = np.empty(1)
-    w = holder.value
-    return sys.getrefcount(w)
-
-
-_SOLE_OWNER_REFS = _refs_of_a_sole_owner()
-
-
 def _owned(variable: Variable) -> np.ndarray:
-    """``variable._writable()``, checked: the array is referenced by nothing but the variable.
-
-    Variable._writable's copy-on-write test assumes a reference count that CPython 3.11 does
-    not produce (it misses one other holder, e.g. a persistent tape's snapshot), so the
-    optimizer checks again, against a count calibrated at import; redundant once it is fixed.
-    """
+    """``variable._writable()`` (copied first if anything else holds the value), C-contiguous so
+    that flat views of it alias the variable."""
     w = variable._writable()
-    if sys.getrefcount(w) > _SOLE_OWNER_REFS or not w.flags.c_contiguous:
-        # assign stores a fresh C-contiguous copy, so that flat views alias the value
-        variable.assign(np.ascontiguousarray(w))
+    if not w.flags.c_contiguous:
+        variable.assign(np.ascontiguousarray(w))  # assign stores its own copy
         w = variable._writable()
     return w
 
@@ -290,6 +272,8 @@ class Optimizer:
         >>> [v.path for v in opt.variables]
         ['adam_doc/iteration', 'adam_doc/learning_rate', 'adam_doc/w_momentum', 'adam_doc/w_velocity']
         """
+        if self.built:
+            return  # slots exist already: building twice would duplicate them
         var_list = list(var_list)
         self._index = {id(v): i for i, v in enumerate(var_list)}
         self._trainable_variables = var_list[:]
@@ -599,6 +583,9 @@ class Optimizer:
         g = g.reshape(-1)  # a copy only when not contiguous
         w, slot_arrays = w.reshape(-1), [s.reshape(-1) for s in slot_arrays]
         scratch, n, k = self._scratch_block(w.dtype), w.size, self._SCRATCH_BLOCKS
+        if n <= _BLOCK:  # most variables: one block, no slicing
+            self._update_dense(w, g, slot_arrays, scratch[:k * n], factors)
+            return
         for lo in range(0, n, _BLOCK):
             hi = min(lo + _BLOCK, n)
             self._update_dense(w[lo:hi], g[lo:hi], [s[lo:hi] for s in slot_arrays], scratch[:k * (hi - lo)],
