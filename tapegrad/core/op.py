@@ -144,6 +144,7 @@ class Op:
         self.batch_vjp = batch_vjp
         self.shape_rule = shape_rule
         self.__name__ = name
+        self.__module__ = impl.__module__  # doctest collects an op's docstring only from its module
         self.__doc__ = impl.__doc__
         self.__wrapped__ = impl
 

@@ -252,7 +252,9 @@ class Layer:
                                   f"implemented.")
 
     def __call__(self, *args, **kwargs):
-        if any(is_symbolic(x) for x in _find(list(args) + list(kwargs.values()), object, leaves=True)):
+        # the usual eager call, one tensor, skips the walk looking for symbolic (functional) inputs
+        if not (len(args) == 1 and type(args[0]) is Tensor) and any(
+                is_symbolic(x) for x in _find(list(args) + list(kwargs.values()), object, leaves=True)):
             from ..models.functional import symbolic_call
             return symbolic_call(self, args, kwargs)
         if args:
