@@ -415,3 +415,61 @@ def test_summary_unbuilt_subclassed_model_and_trainable_column():
 def test_summary_prints_to_stdout_by_default(capsys):
     keras.Sequential([keras.Input(shape=(2,)), Affine(1)], name="tiny").summary(line_length=50)
     assert capsys.readouterr().out.startswith('Model: "tiny"\n┏')
+
+
+GOLDEN_OPERATORS = '''\
+Model: "functional"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━┓
+┃ Layer (type)             ┃ Output Shape         ┃      Param # ┃ Connected to          ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━┩
+│ x (InputLayer)           │ (None, 4)            │            0 │ -                     │
+├──────────────────────────┼──────────────────────┼──────────────┼───────────────────────┤
+│ dense (Dense)            │ (None, 4)            │           20 │ x[0][0]               │
+├──────────────────────────┼──────────────────────┼──────────────┼───────────────────────┤
+│ add (Add)                │ (None, 4)            │            0 │ dense[0][0], x[0][0]  │
+├──────────────────────────┼──────────────────────┼──────────────┼───────────────────────┤
+│ dense_1 (Dense)          │ (None, 4)            │           20 │ add[0][0]             │
+├──────────────────────────┼──────────────────────┼──────────────┼───────────────────────┤
+│ multiply (Multiply)      │ (None, 4)            │            0 │ dense_1[0][0]         │
+├──────────────────────────┼──────────────────────┼──────────────┼───────────────────────┤
+│ subtract (Subtract)      │ (None, 4)            │            0 │ multiply[0][0]        │
+├──────────────────────────┼──────────────────────┼──────────────┼───────────────────────┤
+│ absolute (Absolute)      │ (None, 4)            │            0 │ multiply[0][0]        │
+├──────────────────────────┼──────────────────────┼──────────────┼───────────────────────┤
+│ get_item (GetItem)       │ (None, 2)            │            0 │ subtract[0][0]        │
+├──────────────────────────┼──────────────────────┼──────────────┼───────────────────────┤
+│ negative (Negative)      │ (None, 4)            │            0 │ absolute[0][0]        │
+└──────────────────────────┴──────────────────────┴──────────────┴───────────────────────┘
+ Total params: 40 (160.00 B)
+ Trainable params: 40 (160.00 B)
+ Non-trainable params: 0 (0.00 B)
+'''
+
+
+def test_python_operators_on_keras_tensors_record_operations():
+    x = keras.Input(shape=(4,), name="x")
+    dense1, dense2 = keras.layers.Dense(4), keras.layers.Dense(4)
+    y = dense2(dense1(x) + x) * 2.0
+    model = keras.Model(x, [(1.0 - y)[:, :2], -abs(y)])
+    # Keras 3.15 prints the same table for this graph (operations are rows, not layers)
+    assert _summary(model, line_length=90) == GOLDEN_OPERATORS
+    assert [layer.name for layer in model.layers] == ["x", "dense", "dense_1"]
+    xs = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)
+    y_np = ((xs @ dense1.kernel.numpy() + dense1.bias.numpy() + xs) @ dense2.kernel.numpy()
+            + dense2.bias.numpy()) * 2.0
+    first, second = model(xs)
+    np.testing.assert_allclose(first.numpy(), (1.0 - y_np)[:, :2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second.numpy(), -np.abs(y_np), rtol=1e-5, atol=1e-6)
+    rebuilt = keras.models.Functional.from_config(model.get_config())
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt(xs)[0].numpy(), first.numpy())
+
+
+def test_summary_of_subclassed_sublayers_uses_their_recorded_build_shape():
+    model = TwoLayer()
+    model(x4)
+    assert "│ affine_1 (Affine)        │ ?                 │        15 │" in _summary(model, line_length=60)
+    # What Keras keeps as `_build_shapes_dict`: once a layer records the shape it was built
+    # for, the summary shows its output shape for that input (Keras prints (2, 3) here too).
+    model.first._build_input_shape = (2, 4)
+    assert "│ affine_1 (Affine)        │ (2, 3)            │        15 │" in _summary(model, line_length=60)

@@ -83,7 +83,59 @@ class KerasTensor:
                 f"sparse={self.sparse}, name={self.name}>")
 
     __str__ = __repr__
-    __hash__ = object.__hash__
+
+    # Arithmetic on KerasTensors records an operation node, as Keras 3's ops do
+    # (`x + shortcut`, `2.0 * x`, `x[:, 0]`).  Comparisons stay identity-based.
+    def __add__(self, other):
+        return _apply("add", self, other)
+
+    def __radd__(self, other):
+        return _apply("add", self, other, reflected=True)
+
+    def __sub__(self, other):
+        return _apply("subtract", self, other)
+
+    def __rsub__(self, other):
+        return _apply("subtract", self, other, reflected=True)
+
+    def __mul__(self, other):
+        return _apply("multiply", self, other)
+
+    def __rmul__(self, other):
+        return _apply("multiply", self, other, reflected=True)
+
+    def __truediv__(self, other):
+        return _apply("true_divide", self, other)
+
+    def __rtruediv__(self, other):
+        return _apply("true_divide", self, other, reflected=True)
+
+    def __floordiv__(self, other):
+        return _apply("floor_divide", self, other)
+
+    def __mod__(self, other):
+        return _apply("mod", self, other)
+
+    def __pow__(self, other):
+        return _apply("power", self, other)
+
+    def __rpow__(self, other):
+        return _apply("power", self, other, reflected=True)
+
+    def __matmul__(self, other):
+        return _apply("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return _apply("matmul", self, other, reflected=True)
+
+    def __neg__(self):
+        return _apply("negative", self)
+
+    def __abs__(self):
+        return _apply("absolute", self)
+
+    def __getitem__(self, key):
+        return _apply("get_item", self, key)
 
 
 class Node:
@@ -134,6 +186,58 @@ def _node_of(tensor) -> Node:
 
 def _shape_text(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+# -- operations: Python operators on KerasTensors ----------------------------------------
+
+class Operation(Layer):
+    """A node of a functional graph that applies a Python operator (``x + y``), not a layer.
+
+    It has no weights, is not in ``model.layers`` (nor in weights files) and shows in
+    ``summary`` under its Keras 3 name, as Keras 3's operations do.
+
+    >>> import tapegrad as tf
+    >>> x = tf.keras.Input(shape=(2,))
+    >>> y = 1.0 - x * 2.0
+    >>> model = tf.keras.Model(x, y)
+    >>> model.layers[1:], [type(op).__name__ for op in model._keras_graph.operations[1:]]
+    ([], ['Multiply', 'Subtract'])
+    >>> model(tf.ones([1, 2])).numpy()
+    array([[-1., -1.]], dtype=float32)
+    """
+
+    _keras_operation = True
+    _reflected = False
+
+    def __init__(self, reflected=False, **kwargs):
+        super().__init__(**kwargs)
+        self._reflected = bool(reflected)
+
+    def call(self, *args):
+        if self._reflected:  # `other - x` was recorded as (x, other)
+            args = args[::-1]
+        return type(self)._fn(*args)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "reflected": self._reflected}
+
+
+def _make_operations() -> dict:
+    import operator
+    table = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul,
+             "true_divide": operator.truediv, "floor_divide": operator.floordiv, "mod": operator.mod,
+             "power": operator.pow, "matmul": operator.matmul, "negative": operator.neg,
+             "absolute": operator.abs, "get_item": operator.getitem}
+    return {name: type("".join(part.title() for part in name.split("_")), (Operation,),
+                       {"_fn": staticmethod(fn), "__module__": __name__, "__doc__": Operation.__doc__})
+            for name, fn in table.items()}
+
+
+_OPERATIONS = _make_operations()
+
+
+def _apply(name, tensor, *others, reflected=False):
+    return _OPERATIONS[name](reflected=reflected, dtype=tensor.dtype.name)(tensor, *others)
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -583,7 +687,8 @@ class Functional(Model):
         return _map_specs(lambda t: tuple(t.shape), self.output)
 
     def _graph_layers(self) -> list:
-        return [op for op in self._keras_graph.operations if isinstance(op, Layer)]
+        return [op for op in self._keras_graph.operations
+                if isinstance(op, Layer) and not getattr(op, "_keras_operation", False)]
 
     # -- calling -----------------------------------------------------------------------------
     def _convert_inputs(self, x):
@@ -641,10 +746,10 @@ class Functional(Model):
         """The graph as data: each layer's config and the calls (nodes) that connect them."""
         graph = self._keras_graph
         # Node indices count only this model's calls of a layer (it may be shared with others)
-        reindex = {id(node): i for layer in self._graph_layers()
+        reindex = {id(node): i for layer in graph.operations
                    for i, node in enumerate(graph.layer_nodes(layer))}
         layers = []
-        for layer in self._graph_layers():
+        for layer in graph.operations:
             entry = serialize_layer(layer)
             entry["name"] = layer.name
             entry["inbound_nodes"] = [_node_config(node, reindex) for node in graph.layer_nodes(layer)
@@ -760,6 +865,8 @@ def serialize_layer(layer) -> dict:
     builtin = cls.__module__.startswith("tapegrad.keras.")
     entry = {"module": "keras.layers" if builtin else cls.__module__, "class_name": cls.__name__,
              "config": layer.get_config(), "registered_name": None if builtin else cls.__name__}
+    if isinstance(layer, Operation):  # "Add" alone would come back as the Add layer
+        entry.update(module="keras.ops", class_name=f"Operation:{cls.__name__}")
     shape = getattr(layer, "_build_input_shape", None)
     if shape is not None and not isinstance(layer, InputLayer):
         entry["build_config"] = {"input_shape": _map_shapes(tuple, shape)}
@@ -802,6 +909,8 @@ def _builtin_class(name: str):
     from . import sequential
     known = {"InputLayer": InputLayer, "Functional": Functional, "Model": Functional,
              "Sequential": sequential.Sequential}
+    if name.startswith("Operation:"):
+        return next((cls for cls in _OPERATIONS.values() if cls.__name__ == name[len("Operation:"):]), None)
     if name in known:
         return known[name]
     cls = getattr(layers, name, None)
