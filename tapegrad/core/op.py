@@ -318,7 +318,7 @@ def _record(op, tensors, out, params) -> None:
 
 
 def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, method=None,
-          nondiff=None, batch_vjp=False, shape_rule=None, name=None, cases=None):
+          nondiff=None, batch_vjp=False, shape_rule=None, name=None, cases=None, stateful=False):
     """Declare a primitive; see the module docstring.
 
     vjp/jvp: one rule per tensor input (None where an input gets no gradient).
@@ -327,6 +327,8 @@ def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, meth
     same_dtype: indices of inputs that must share a dtype (default: all).
     method: Tensor method name(s) to attach.  nondiff: why the op has no gradient.
     batch_vjp: the vjp rules accept cotangents with extra leading (jacobian) axes.
+    stateful: the op draws from or changes state (random ops): a compiler must neither
+        fold nor merge two applications of it.
     cases: test cases for the generated gradient checks, each
         ``dict(shapes=(shape per input...), params={...})``; None means the default
         elementwise cases (same shapes, and broadcasting ones).
@@ -351,6 +353,7 @@ def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, meth
                 nondiff, batch_vjp, shape_rule)
         op.arg_names = tuple(arg_names) + tuple(param_defaults)
         op.cases = cases
+        op.stateful = stateful
         if op_name in REGISTRY:
             raise ValueError(f"op {op_name} declared twice")
         REGISTRY[op_name] = op

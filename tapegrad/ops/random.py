@@ -16,7 +16,7 @@ The draws are nondiff primitives whose ``seeds`` param is the resolved pair, Non
 ``("stateless", s0, s1)``; every impl draws from the one module-level ``STATE``.  A compiler that traces a
 random op and replays its impl therefore continues that pair's stream, drawing fresh
 numbers on each call, as a ``tf.function`` does.  Random ops are stateful: they carry
-``op.stateful = True`` so such a compiler neither folds nor merges them.
+``stateful=True`` so such a compiler neither folds nor merges them.
 """
 from __future__ import annotations
 
@@ -125,11 +125,6 @@ def _stateless(seed):
     return lambda op, *tensors, **params: op(*tensors, seeds=seeds, **params)
 
 
-def _stateful(op):
-    op.stateful = True
-    return op
-
-
 def _float_dtype(dtype, what: str) -> dtypes.DType:
     dtype = dtypes.as_dtype(dtype)
     if not dtype.is_floating:
@@ -147,8 +142,7 @@ _SHAPE_CASE = [dict(shapes=(), params=dict(shape=(2, 3)))]
 
 # -- primitives ---------------------------------------------------------------------------
 
-@_stateful
-@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE)
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, stateful=True)
 def random_uniform(shape=(), dtype=dtypes.float32, seeds=None):
     """Floats uniform in [0, 1) from the stream `seeds` names (see the module docstring).
 
@@ -160,8 +154,7 @@ def random_uniform(shape=(), dtype=dtypes.float32, seeds=None):
     return sample.astype(dtype._np, copy=False)
 
 
-@_stateful
-@defop(nondiff="random: integer sample", cases=[dict(shapes=(), params=dict(shape=(2, 3), maxval=5))])
+@defop(nondiff="random: integer sample", cases=[dict(shapes=(), params=dict(shape=(2, 3), maxval=5))], stateful=True)
 def random_uniform_int(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=None):
     """Integers uniform in [minval, maxval).
 
@@ -174,8 +167,7 @@ def random_uniform_int(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=N
     return STATE.generator(seeds).integers(minval, maxval, size=shape, dtype=dtype._np)
 
 
-@_stateful
-@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE)
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, stateful=True)
 def random_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     """Floats from the standard normal distribution.
 
@@ -186,8 +178,7 @@ def random_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     return STATE.generator(seeds).standard_normal(shape, dtype=_drawn_as(dtype)).astype(dtype._np, copy=False)
 
 
-@_stateful
-@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, name="truncated_normal")
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, name="truncated_normal", stateful=True)
 def _truncated_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     """Standard normal floats, those beyond 2 redrawn (TF's TruncatedNormal)."""
     generator = STATE.generator(seeds)
@@ -199,8 +190,7 @@ def _truncated_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     return sample.astype(dtype._np, copy=False)
 
 
-@_stateful
-@defop(nondiff="random permutation: the gradient of a sample is not defined", cases=[dict(shapes=((4, 3),))])
+@defop(nondiff="random permutation: the gradient of a sample is not defined", cases=[dict(shapes=((4, 3),))], stateful=True)
 def random_shuffle(value, seeds=None):
     """`value` with its first axis randomly permuted.
 
@@ -213,8 +203,7 @@ def random_shuffle(value, seeds=None):
     return value[STATE.generator(seeds).permutation(value.shape[0])]
 
 
-@_stateful
-@defop(nondiff="random: integer sample", cases=[dict(shapes=((2, 4),), params=dict(num_samples=3))])
+@defop(nondiff="random: integer sample", cases=[dict(shapes=((2, 4),), params=dict(num_samples=3))], stateful=True)
 def multinomial(logits, num_samples=1, dtype=dtypes.int64, seeds=None):
     """`num_samples` class indices per row of unnormalised log-probabilities `logits`.
 
