@@ -312,7 +312,9 @@ class Layer:
 
     def _build_from(self, args, kwargs) -> None:
         first = args[0] if args else next(iter(kwargs.values()), None)
-        self.build(_shapes(first))
+        shapes = _shapes(first)
+        self.build(shapes)
+        self._build_input_shape = shapes  # what summary() shows for sublayers of subclassed models
         self.built = True
 
     def compute_output_shape(self, input_shape):
