@@ -1,2 +1,15 @@
-"""``tf.data``: input pipelines."""
-from .dataset import AUTOTUNE, Dataset  # noqa: F401
+"""``tf.data``: input pipelines (``Dataset``, its ``TensorSpec`` element specs, ``AUTOTUNE``).
+
+>>> import numpy as np, tapegrad as tf
+>>> x, y = np.zeros((100, 4), np.float32), np.arange(100)
+>>> ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(100).batch(32).prefetch(tf.data.AUTOTUNE)
+>>> [int(labels.shape[0]) for features, labels in ds]
+[32, 32, 32, 4]
+"""
+from . import experimental
+from ._workers import AUTOTUNE
+from .dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset, Iterator
+from .spec import TensorSpec
+
+__all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset", "Iterator", "TensorSpec",
+           "experimental"]
