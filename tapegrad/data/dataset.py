@@ -49,6 +49,8 @@ class Dataset:
     [(2,), (2,), (1,)]
     """
 
+    _shuffle_epochs: tuple = ()  # the epoch counters of the shuffles upstream: see "checkpoint state"
+
     def __init__(self, make_iterator, cardinality, element_spec, kind: str = "Dataset"):
         # make_iterator() -> iterator of NumPy nests.  cardinality and element_spec are values,
         # or functions computing them on first use (a map's spec runs the function once).
@@ -59,9 +61,11 @@ class Dataset:
 
     def _then(self, kind: str, make_iterator, cardinality=None, element_spec=None) -> Dataset:
         """A dataset reading this one; cardinality and spec default to this one's."""
-        return Dataset(make_iterator,
-                       self._cardinality if cardinality is None else cardinality,
-                       (lambda: self.element_spec) if element_spec is None else element_spec, kind)
+        out = Dataset(make_iterator,
+                      self._cardinality if cardinality is None else cardinality,
+                      (lambda: self.element_spec) if element_spec is None else element_spec, kind)
+        out._shuffle_epochs = self._shuffle_epochs
+        return out
 
     def _cardinality(self) -> int:
         if callable(self._card):
@@ -262,7 +266,7 @@ class Dataset:
         seeds, _ = _random.STATE.resolve(seed)  # drawn now: TF fixes a dataset's seed when it is made
         if seeds is None and not reshuffle:
             seeds = tuple(np.random.SeedSequence().generate_state(2).tolist())  # one order, every epoch
-        epochs = itertools.count()
+        epochs = _Epochs()
 
         def make():
             source = self._make_iterator()
@@ -271,7 +275,9 @@ class Dataset:
             epoch = next(epochs) if reshuffle else 0
             rng = np.random.default_rng(None if seeds is None else [*seeds, epoch])
             return _shuffled(source, buffer_size, rng)
-        return self._then("ShuffleDataset", make)
+        out = self._then("ShuffleDataset", make)
+        out._shuffle_epochs = self._shuffle_epochs + (epochs,)
+        return out
 
     def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None, deterministic=None,
               name=None) -> Dataset:
@@ -471,6 +477,29 @@ class Dataset:
                                     f"{describe(state)}, but returned {describe(new_state)}.")
                 state = new_state
         return _to_tensors(state)
+
+    # -- checkpoint state (tapegrad.train), TensorFlow's Trackable protocol ---------------------------
+    def _serialize_to_tensors(self) -> dict:
+        """How many epochs each shuffle of this pipeline has drawn: with the random state, what a
+        checkpoint needs to give a resumed run the next epoch's order (``tf.train.Checkpoint(ds=ds)``).
+
+        >>> import tapegrad as tf
+        >>> ds = tf.data.Dataset.range(4).shuffle(4, seed=1).batch(2)
+        >>> _ = list(ds); ds._serialize_to_tensors()
+        {'shuffle_epochs': array([1])}
+        """
+        if not self._shuffle_epochs:
+            return {}
+        return {"shuffle_epochs": np.array([e.count for e in self._shuffle_epochs], np.int64)}
+
+    def _restore_from_tensors(self, tensors: dict) -> None:
+        """Set the shuffles' epoch counts from ``_serialize_to_tensors`` of the same pipeline."""
+        counts = np.asarray(tensors.get("shuffle_epochs", np.zeros(0, np.int64)))
+        if counts.shape != (len(self._shuffle_epochs),) or counts.dtype.kind not in "iu" or (counts < 0).any():
+            raise ValueError(f"Cannot restore the dataset: the checkpoint has the epoch counts "
+                             f"{counts.tolist()}, this pipeline has {len(self._shuffle_epochs)} shuffle(s).")
+        for epochs, count in zip(self._shuffle_epochs, counts.tolist()):
+            epochs.count = count
 
     # -- iteration and introspection ------------------------------------------------------------
     def __iter__(self) -> Iterator:
@@ -758,6 +787,17 @@ def _generated(generator, arguments, signature, specs):
 
 
 # -- transformation helpers ---------------------------------------------------------------------
+
+class _Epochs:
+    """A shuffle's epoch counter (``next`` gives 0, 1, ...), readable and settable for checkpoints."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __next__(self) -> int:
+        self.count += 1
+        return self.count - 1
+
 
 def _shuffled(source, buffer_size, rng):
     uniform = _uniforms(rng)

@@ -82,6 +82,50 @@ class RandomState:
         """Forget a pair drawn for one eager call, so a long loop does not keep a stream per call."""
         self._streams.pop(seeds, None)
 
+    # -- checkpointing: tapegrad.train saves this so that a resumed run draws what it would have --
+    def get_state(self) -> dict:
+        """Everything that decides the seeded draws to come, as JSON-able values (the unseeded,
+        OS-entropy draws are not state: they never repeat).
+
+        >>> state = RandomState()
+        >>> state.set_seed(1)
+        >>> saved = state.get_state()
+        >>> first = state.generator(state.resolve(None)[0]).random()
+        >>> state.set_state(saved)
+        >>> state.generator(state.resolve(None)[0]).random() == first
+        True
+        """
+        version, internal, gauss = self._op_seeds.getstate()
+        return {"global_seed": self.global_seed, "op_seeds": [version, list(internal), gauss],
+                "streams": [[list(seeds), _plain(stream.bit_generator.state)]
+                            for seeds, stream in self._streams.items()]}
+
+    def set_state(self, state: dict) -> None:
+        """Go back to a state from ``get_state`` (ValueError if it is not one)."""
+        try:
+            seed = state["global_seed"]
+            version, internal, gauss = state["op_seeds"]
+            op_seeds = _pyrandom.Random()
+            op_seeds.setstate((version, tuple(internal), gauss))
+            streams = {}
+            for seeds, bit_state in state["streams"]:
+                bit_generator = np.random.Philox()
+                bit_generator.state = bit_state
+                streams[tuple(int(s) for s in seeds)] = np.random.Generator(bit_generator)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"Not a random state from RandomState.get_state ({type(e).__name__}: {e}).") from e
+        self.global_seed = None if seed is None else int(seed)
+        self._op_seeds, self._streams = op_seeds, streams
+
+
+def _plain(value):
+    """A bit generator's state with NumPy arrays and integers as lists and ints (JSON-able)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value.item() if isinstance(value, np.generic) else value
+
 
 def _philox(high: int, low: int) -> np.random.Generator:
     # Philox is counter-based: distinct keys give independent streams, at no seeding cost
