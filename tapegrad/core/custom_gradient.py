@@ -117,10 +117,9 @@ def _record(name, inputs, outs, grad_fn, n_args, variables) -> None:
     vjps = tuple((lambda k: lambda g, out, *ins: all_grads(g)[k])(k) for k in range(len(inputs)))
     for out in outs:
         out._id = next_id()
-    eqn = Eqn(_CustomOp(name, vjps), {}, inputs, outs[0], user_site(3))
-    eqn.out_ids = tuple(o._id for o in outs)
-    if len(outs) > 1:
-        eqn.out = tuple(outs)
+    eqn = Eqn.make(_CustomOp(name, vjps), {}, tuple(i._id for i in inputs),
+                   tuple(Tensor(i._value, i._id) if type(i) is Variable else i for i in inputs),
+                   tuple(o._id for o in outs), outs[0] if len(outs) == 1 else tuple(outs), user_site(3))
     if state.accumulators:
         _push_tangents(vjps, inputs, outs)
     for tape in tapes:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from operator import itemgetter
 
 import numpy as np
 
@@ -84,39 +85,51 @@ class Abstract:
         return f"Abstract({self.dtype}{list(self.shape)})"
 
 
-class Eqn:
+class Eqn(tuple):
     """One recorded application of an op: the unit of the tape and of the traced IR.
 
-    `inputs` holds the input tensors when the op's vjp needs their values, else
-    their Abstract (shape, dtype); `out` likewise.  Nothing else is kept alive.
+    ``(op, params, in_ids, inputs, out_ids, out, site)``: `inputs` holds the input tensors
+    when the op's vjp needs their values, else their Abstract (shape, dtype); `out` likewise.
+    Nothing else is kept alive.  A tuple, because recording one is on the eager hot path.
     """
 
-    __slots__ = ("op", "params", "in_ids", "inputs", "out_ids", "out", "site")
+    __slots__ = ()
+    op = property(itemgetter(0))
+    params = property(itemgetter(1))
+    in_ids = property(itemgetter(2))
+    inputs = property(itemgetter(3))
+    out_ids = property(itemgetter(4))
+    out = property(itemgetter(5))
+    site = property(itemgetter(6))
 
-    def __init__(self, op, params, tensors, out, site):
-        self.op = op
-        self.params = params
-        self.site = site
-        self.out_ids = (out._id,)
-        if op.saves_inputs:
-            if len(tensors) == 2:
-                x, y = tensors
-                self.in_ids = (x._id, y._id)
-                self.inputs = (_snapshot(x) if type(x) is Variable else x,
-                               _snapshot(y) if type(y) is Variable else y)
-            else:
-                self.in_ids = tuple([t._id for t in tensors])
-                self.inputs = tuple([_snapshot(t) if type(t) is Variable else t for t in tensors])
-        else:
-            self.in_ids = tuple([t._id for t in tensors])
-            self.inputs = tuple([Abstract(t._value.shape, t._value.dtype) for t in tensors])
-        v = out._value
-        self.out = out if op.saves_out else Abstract(v.shape, v.dtype)
+    @classmethod
+    def make(cls, op, params, in_ids, inputs, out_ids, out, site) -> "Eqn":
+        return tuple.__new__(cls, (op, params, in_ids, inputs, out_ids, out, site))
 
     def __repr__(self):
         ins = ", ".join(f"%{i}" for i in self.in_ids)
         params = "".join(f" {k}={v!r}" for k, v in self.params.items())
         return f"%{self.out_ids[0]} = {self.op.name}[{params.strip()}]({ins})  # {format_site(self.site)}"
+
+
+def _eqn(op, params, tensors, out) -> Eqn:
+    """Record `op` applied to `tensors` giving `out` (which gets its id here)."""
+    out._id = next_id()
+    if op.saves_inputs:
+        if len(tensors) == 2:
+            x, y = tensors
+            in_ids = (x._id, y._id)
+            inputs = tensors if type(x) is not Variable and type(y) is not Variable else \
+                (_snapshot(x) if type(x) is Variable else x, _snapshot(y) if type(y) is Variable else y)
+        else:
+            in_ids = tuple([t._id for t in tensors])
+            inputs = tuple([_snapshot(t) if type(t) is Variable else t for t in tensors])
+    else:
+        in_ids = tuple([t._id for t in tensors])
+        inputs = tuple([Abstract(t._value.shape, t._value.dtype) for t in tensors])
+    v = out._value
+    return tuple.__new__(Eqn, (op, params, in_ids, tuple(inputs), (out._id,),
+                               out if op.saves_out else Abstract(v.shape, v.dtype), user_site(4)))
 
 
 def _snapshot(var) -> Tensor:
@@ -301,20 +314,18 @@ def _record(op, tensors, out, params) -> None:
     eqn = None
     for tape in state.tapes:
         ids = tape._ids
-        if tape._watch_accessed:
-            for t in tensors:
-                if type(t) is Variable and t._trainable and t._id not in ids:
-                    tape._watch_variable(t)
+        watched = False
         for t in tensors:
             if t._id in ids:
-                break
-        else:
-            continue
-        if eqn is None:
-            out._id = next_id()
-            eqn = Eqn(op, params, tensors, out, user_site(3))
-        tape._eqns.append(eqn)
-        ids.add(out._id)
+                watched = True
+            elif type(t) is Variable and t._trainable and tape._watch_accessed:
+                tape._watch_variable(t)  # a trainable variable read inside the tape: watched
+                watched = True
+        if watched:
+            if eqn is None:
+                eqn = _eqn(op, params, tensors, out)
+            tape._eqns.append(eqn)
+            ids.add(out._id)
 
 
 def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, method=None,

@@ -30,16 +30,30 @@ def user_frame(depth: int = 1):
 
 
 def user_site(depth: int = 1):
-    """(code, lineno) of the user's frame: cheap to keep, formatted only when shown."""
+    """(code, instruction offset) of the user's frame: cheap to keep, turned into a line when shown.
+
+    The offset, not f_lineno: computing a line number walks the code's line table, and this
+    runs for every recorded op.
+    """
     frame = user_frame(depth + 1)
-    return None if frame is None else (frame.f_code, frame.f_lineno)
+    return None if frame is None else (frame.f_code, frame.f_lasti)
+
+
+def site_line(site) -> int | None:
+    """The line number of a site from user_site."""
+    if site is None:
+        return None
+    code, offset = site
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line
+    return code.co_firstlineno
 
 
 def format_site(site) -> str:
     if site is None:
         return "<unknown>"
-    code, lineno = site
-    return f"{code.co_filename}:{lineno} (in {code.co_name})"
+    return f"{site[0].co_filename}:{site_line(site)} (in {site[0].co_name})"
 
 
 def here() -> str:

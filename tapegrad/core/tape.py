@@ -354,48 +354,40 @@ def on_path(eqns, source_ids):
     reach = set(source_ids)
     path = []
     for e in eqns:
-        for i in e.in_ids:
-            if i in reach:
-                reach.update(e.out_ids)
-                path.append(e)
-                break
+        if not reach.isdisjoint(e[2]):  # e.in_ids
+            reach.update(e[4])          # e.out_ids
+            path.append(e)
     return path, reach
 
 
 def backprop(eqns, seeds: dict, source_ids: set, batch_dims: int = 0, path=None) -> dict:
     """Reverse mode over `eqns`: cotangents of every id on a path from sources to seeds."""
-    if path is None:
-        path, reach = on_path(eqns, source_ids)
-    else:
-        path, reach = path
+    path, reach = on_path(eqns, source_ids) if path is None else path
     cts = dict(seeds)
-    for e in reversed(path):
-        if len(e.out_ids) == 1:
-            out_id = e.out_ids[0]
+    for op, params, in_ids, inputs, out_ids, out, site in reversed(path):
+        if len(out_ids) == 1:
+            out_id = out_ids[0]
             g = cts.get(out_id)
             if g is None:
                 continue
             if out_id not in source_ids:
                 del cts[out_id]  # free it: nothing upstream needs this cotangent again
-            if isinstance(g, IndexedSlices):
+            if type(g) is IndexedSlices:
                 g = g.__tapegrad_dense__()
         else:
-            g = tuple(cts.get(o) for o in e.out_ids)
+            g = tuple([cts.get(o) for o in out_ids])
             if all(x is None for x in g):
                 continue
-        vjps = e.op.vjps
-        for k, in_id in enumerate(e.in_ids):
-            if in_id not in reach:
+        vjps = op.vjps
+        for k, in_id in enumerate(in_ids):
+            if in_id not in reach or vjps[k] is None:
                 continue
-            rule = vjps[k]
-            if rule is None:
-                continue
-            ct = rule(g, e.out, *e.inputs, **e.params)
+            ct = vjps[k](g, out, *inputs, **params)
             if ct is None:
                 continue
-            meta = e.inputs[k]._value
+            meta = inputs[k]._value
             if type(ct) is not Tensor or ct._value.shape != meta.shape or ct._value.dtype != meta.dtype:
-                ct = _fit(ct, e, k, batch_dims)
+                ct = _fit(ct, op, inputs, k, batch_dims, site)
             prev = cts.get(in_id)
             cts[in_id] = ct if prev is None else _accumulate(prev, ct)
     return cts
@@ -426,11 +418,11 @@ def _batchable(e) -> bool:
     return rule(e.params) if callable(rule) else rule
 
 
-def _fit(ct, e, k: int, batch_dims: int):
+def _fit(ct, op, inputs, k: int, batch_dims: int, site=None):
     """Sum a cotangent over broadcast axes back to input k's shape; check it; match dtype."""
     if isinstance(ct, IndexedSlices):
         return ct
-    meta = e.inputs[k]._value
+    meta = inputs[k]._value
     shape, dtype = meta.shape, meta.dtype
     have = ct._value.shape
     if have[batch_dims:] != shape:
@@ -440,8 +432,8 @@ def _fit(ct, e, k: int, batch_dims: int):
         core = have[batch_dims + lead:] if lead >= 0 else None
         if core is None or any(c != s and s != 1 for c, s in zip(core, shape)):
             raise InvalidArgumentError(
-                f"gradient of {e.op.name} for input #{k} has shape {have[batch_dims:]}, which does not "
-                f"reduce to the input's shape {shape} (op recorded at {format_site(e.site)})")
+                f"gradient of {op.name} for input #{k} has shape {have[batch_dims:]}, which does not "
+                f"reduce to the input's shape {shape} (op recorded at {format_site(site)})")
         axes = tuple(range(batch_dims, batch_dims + lead)) + tuple(
             batch_dims + lead + i for i, (c, s) in enumerate(zip(core, shape)) if s == 1 and c != 1)
         if axes:
