@@ -13,6 +13,7 @@ from .core.dtypes import (DType, as_dtype, bool_ as bool, complex64, complex128,
                           float32, float64, half, int8, int16, int32, int64, string, uint8, uint16,
                           uint32, uint64)
 from .core.shape import TensorShape
+from .core.spec import TensorSpec
 from .core.sparse import IndexedSlices
 from .core.tape import GradientTape, UnconnectedGradients
 from .core.custom_gradient import custom_gradient

@@ -31,5 +31,9 @@ class UnimplementedError(OpError):
     pass
 
 
+class DataLossError(OpError):
+    """Stored data is unreadable or damaged (a corrupt cache or checkpoint file)."""
+
+
 class OperatorNotAllowedInGraphError(TypeError):
     """A symbolic tensor was used where a Python value is needed (``bool()``, iteration)."""

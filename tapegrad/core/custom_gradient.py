@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from .op import Eqn, state
+from .op import Eqn, paused, state
 from .source import user_site
 from .tape import GradientTape, flatten, pack_sequence_as
 from .tensor import Tensor, Variable, convert_to_tensor, next_id
@@ -52,14 +52,9 @@ def custom_gradient(f=None):
     @functools.wraps(f)
     def decorated(*args, **kwargs):
         inputs = [a if isinstance(a, Tensor) else convert_to_tensor(a) for a in args]
-        saved_tapes, saved_accs = state.tapes[:], state.accumulators[:]
-        state.tapes[:], state.accumulators[:] = [], []
         watcher = GradientTape()  # only to learn which variables f reads
-        try:
-            with watcher:
-                y, grad_fn = f(*inputs, **kwargs)
-        finally:
-            state.tapes[:], state.accumulators[:] = saved_tapes, saved_accs
+        with paused(), watcher:
+            y, grad_fn = f(*inputs, **kwargs)
         variables = [v for v in watcher.watched_variables() if all(v is not i for i in inputs)]
         if variables and not _accepts_variables(grad_fn):
             raise TypeError("@tf.custom_gradient grad_fn must accept keyword argument 'variables', "

@@ -42,6 +42,29 @@ class _State(threading.local):
 state = _State()
 
 
+class paused:
+    """Run code off every active tape and forward accumulator of this thread (and restore them).
+
+    ``custom_gradient`` runs the user's function like this, and tf.data runs pipeline
+    functions like this: neither is recorded op by op.  A class, not a generator context
+    manager, because tf.data enters it once per element.
+    """
+
+    __slots__ = ("_saved",)
+
+    def __enter__(self):
+        if state.tapes or state.accumulators:
+            self._saved = state.tapes[:], state.accumulators[:]
+            state.tapes[:], state.accumulators[:] = [], []
+        else:
+            self._saved = None
+
+    def __exit__(self, *exc_info):
+        if self._saved is not None:
+            state.tapes[:], state.accumulators[:] = self._saved
+            self._saved = None
+
+
 class Domain:
     """Where a gradient test draws an input from: an interval, optionally kept away from points."""
 

@@ -9,7 +9,7 @@
 from . import experimental
 from ._workers import AUTOTUNE
 from .dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset, Iterator
-from .spec import TensorSpec
+from ..core.spec import TensorSpec
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset", "Iterator", "TensorSpec",
            "experimental"]

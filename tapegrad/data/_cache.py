@@ -24,7 +24,7 @@ import zipfile
 import numpy as np
 
 from ..core import dtypes
-from ..errors import InvalidArgumentError, OpError
+from ..errors import DataLossError, InvalidArgumentError
 from . import _nest
 from ._workers import is_peeking
 
@@ -37,10 +37,6 @@ _PARTIAL_WARNING = (
     "A cached dataset was not read to the end, so the part that was read is discarded rather than "
     "cached (a truncated cache would silently drop elements). This happens with pipelines such as "
     "`dataset.cache().take(k).repeat()`; write `dataset.take(k).cache().repeat()` instead.")
-
-
-class DataLossError(OpError):
-    """Stored data is unreadable or damaged (TensorFlow's ``tf.errors.DataLossError``)."""
 
 
 def cached(make_input, store, spec_fn):

@@ -17,7 +17,7 @@ import queue
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from ..core.op import state as _recording
+from ..core.op import paused as untaped  # noqa: F401 - re-exported for the pipeline stages
 
 AUTOTUNE = -1
 _AUTOTUNE_PREFETCH_MAX = 16  # AUTOTUNE prefetch grows its queue up to this many elements
@@ -39,28 +39,6 @@ def peeking():
 
 def is_peeking() -> bool:
     return getattr(_mode, "peeking", False)
-
-
-class untaped:
-    """Run pipeline code off the caller's tapes: tf.data functions are never recorded for gradients.
-
-    Worker threads have no tapes (they are per thread); this covers the consuming thread.  A
-    class rather than a generator context manager: it wraps every element, so it is kept cheap.
-    """
-
-    __slots__ = ("_saved",)
-
-    def __enter__(self):
-        if _recording.tapes or _recording.accumulators:
-            self._saved = _recording.tapes[:], _recording.accumulators[:]
-            _recording.tapes[:], _recording.accumulators[:] = [], []
-        else:
-            self._saved = None
-
-    def __exit__(self, *exc_info):
-        if self._saved is not None:
-            _recording.tapes[:], _recording.accumulators[:] = self._saved
-            self._saved = None
 
 
 def close(iterator) -> None:

@@ -29,7 +29,7 @@ from ..errors import InvalidArgumentError, OutOfRangeError
 from ..ops import random as _random
 from . import _cache, _nest
 from ._workers import AUTOTUNE, close, is_peeking, mapped, parallelism, peeking, prefetched, untaped
-from .spec import TensorSpec, describe, spec_of
+from ..core.spec import TensorSpec, describe, spec_of
 
 INFINITE_CARDINALITY = -1
 UNKNOWN_CARDINALITY = -2

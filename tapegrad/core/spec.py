@@ -1,20 +1,18 @@
-"""TensorSpec: the shape and dtype of a tensor, as ``tf.TensorSpec`` (a dataset's ``element_spec``).
+"""TensorSpec: the shape and dtype of a tensor, as ``tf.TensorSpec``.
 
-Kept free of the rest of tapegrad.data, so it can be exported as ``tf.TensorSpec`` without
-importing the pipeline machinery.
+A dataset's ``element_spec`` and a function's ``input_signature`` are made of them.
 """
 from __future__ import annotations
 
-from ..core import dtypes
-from ..core.shape import TensorShape, as_shape
-from . import _nest
+from . import dtypes
+from .shape import TensorShape, as_shape
 
 
 class TensorSpec:
     """Describes a tensor: a (possibly partly unknown) shape, a dtype and an optional name.
 
     >>> import tapegrad as tf
-    >>> spec = tf.data.TensorSpec(shape=(None, 28), dtype=tf.float32)
+    >>> spec = tf.TensorSpec(shape=(None, 28), dtype=tf.float32)
     >>> spec
     TensorSpec(shape=(None, 28), dtype=tf.float32, name=None)
     >>> spec.is_compatible_with(tf.zeros([5, 28])), spec.is_compatible_with(tf.zeros([5, 3]))
@@ -33,7 +31,7 @@ class TensorSpec:
         """The shape, None where a dim is unknown.
 
         >>> import tapegrad as tf
-        >>> tf.data.TensorSpec([None, 3]).shape
+        >>> tf.TensorSpec([None, 3]).shape
         TensorShape([None, 3])
         """
         return self._shape
@@ -43,7 +41,7 @@ class TensorSpec:
         """The dtype (float32 unless given).
 
         >>> import tapegrad as tf
-        >>> tf.data.TensorSpec([2]).dtype
+        >>> tf.TensorSpec([2]).dtype
         tf.float32
         """
         return self._dtype
@@ -53,7 +51,7 @@ class TensorSpec:
         """The optional name (TF uses it to name function inputs).
 
         >>> import tapegrad as tf
-        >>> tf.data.TensorSpec([2], name="x").name
+        >>> tf.TensorSpec([2], name="x").name
         'x'
         """
         return self._name
@@ -63,7 +61,7 @@ class TensorSpec:
         """The spec of a tensor or array.
 
         >>> import tapegrad as tf
-        >>> tf.data.TensorSpec.from_tensor(tf.constant([1, 2]))
+        >>> tf.TensorSpec.from_tensor(tf.constant([1, 2]))
         TensorSpec(shape=(2,), dtype=tf.int32, name=None)
         """
         return cls(tensor.shape, tensor.dtype, name)
@@ -72,7 +70,7 @@ class TensorSpec:
         """Same dtype, and every dim either equal or unknown on one side.
 
         >>> import tapegrad as tf
-        >>> tf.data.TensorSpec([None], tf.int64).is_compatible_with(tf.data.TensorSpec([3], tf.int64))
+        >>> tf.TensorSpec([None], tf.int64).is_compatible_with(tf.TensorSpec([3], tf.int64))
         True
         """
         return (dtypes.as_dtype(spec_or_value.dtype) == self._dtype
@@ -93,6 +91,7 @@ class TensorSpec:
 
 def spec_of(element):
     """The nest of TensorSpecs describing an element (a nest of ndarrays)."""
+    from ..data import _nest
     return _nest.map_structure(lambda a: TensorSpec(a.shape, dtypes.from_numpy(a.dtype)), element)
 
 
