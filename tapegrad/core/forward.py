@@ -31,12 +31,14 @@ class ForwardAccumulator:
         if self._active:
             raise ValueError("Accumulator is already recording.")
         state.accumulators.append(self)
+        state.active = True
         self._active = True
         return self
 
     def __exit__(self, *exc) -> None:
         if self._active:
             _remove(state.accumulators, self)
+            state.refresh()
             self._active = False
 
     def watch(self, primals, tangents) -> None:

@@ -37,6 +37,12 @@ class _State(threading.local):
     def __init__(self):
         self.tapes: list = []
         self.accumulators: list = []
+        self.graph = None      # the function graph being traced, if any
+        self.active = False    # any of the above: the one check on the eager hot path
+
+    def refresh(self) -> None:
+        """Recompute `active` after removing something (adding just sets it True)."""
+        self.active = bool(self.tapes or self.accumulators or self.graph is not None)
 
 
 state = _State()
@@ -53,15 +59,17 @@ class paused:
     __slots__ = ("_saved",)
 
     def __enter__(self):
-        if state.tapes or state.accumulators:
-            self._saved = state.tapes[:], state.accumulators[:]
-            state.tapes[:], state.accumulators[:] = [], []
+        if state.active:
+            self._saved = state.tapes[:], state.accumulators[:], state.graph
+            state.tapes[:], state.accumulators[:], state.graph = [], [], None
+            state.active = False
         else:
             self._saved = None
 
     def __exit__(self, *exc_info):
         if self._saved is not None:
-            state.tapes[:], state.accumulators[:] = self._saved
+            state.tapes[:], state.accumulators[:], state.graph = self._saved
+            state.refresh()
             self._saved = None
 
 
@@ -210,7 +218,7 @@ class Op:
                 except _OP_ERRORS as e:
                     raise _error(self, args, params, e) from None
                 out = Tensor(value)
-                if state.tapes or state.accumulators:
+                if state.active:
                     _after(self, args, out, params)
                 return out
         elif n == 1 and type(args[0]) is Tensor:
@@ -306,7 +314,7 @@ def apply(op: Op, tensors, params) -> Tensor:
     except _OP_ERRORS as e:
         raise _error(op, tensors, params, e) from None
     out = Tensor(value)
-    if state.tapes or state.accumulators:
+    if state.active:
         _after(op, tensors, out, params)
     return out
 
@@ -317,7 +325,9 @@ def _error(op, tensors, params, e):
 
 
 def _after(op, tensors, out, params) -> None:
-    """Record on tapes and push tangents: only while a tape or accumulator is active."""
+    """Record on the traced graph and tapes, push tangents: only while one of them is active."""
+    if state.graph is not None:
+        state.graph.record(op, tensors, out, params)
     if op.vjps is None:
         return
     if state.tapes:

@@ -110,6 +110,7 @@ class GradientTape:
 
     def _push(self):
         state.tapes.append(self)
+        state.active = True
         self._recording = True
 
     def _pop(self):
@@ -118,6 +119,7 @@ class GradientTape:
             if tapes[i] is self:
                 del tapes[i]
                 break
+        state.refresh()
         self._recording = False
 
     # -- watching ------------------------------------------------------------------

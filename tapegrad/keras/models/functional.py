@@ -418,16 +418,13 @@ def _zeros(spec, run: int) -> Tensor:
 @contextlib.contextmanager
 def _isolated(layer):
     """Run `layer` for its shapes only: no tape records, and weights and losses are put back."""
-    state = _op.state
-    tapes, accumulators = state.tapes, state.accumulators
-    state.tapes, state.accumulators = [], []
     layers = _all_layers(layer)
     values = [(v, v._value) for v in layer.weights]
     losses = [(sub, list(sub._losses)) for sub in layers]
     try:
-        yield
+        with _op.paused():
+            yield
     finally:
-        state.tapes, state.accumulators = tapes, accumulators
         for v, value in values:
             if v._value is not value:
                 v._value = value

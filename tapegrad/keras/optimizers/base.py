@@ -23,7 +23,6 @@ A subclass written the Keras way overrides ``build`` (creating slots with
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import sys
@@ -32,7 +31,7 @@ import warnings
 import numpy as np
 
 from ...core import dtypes
-from ...core.op import state as _record_state
+from ...core.op import paused as _paused  # optimizer updates are not differentiated
 from ...core.source import _is_internal
 from ...core.sparse import IndexedSlices
 from ...core.tensor import Tensor, Variable, convert_to_tensor
@@ -45,17 +44,6 @@ __all__ = ["Optimizer"]
 # (variable, gradient, two slots, scratch): 5 x 128 KiB of float32 stays in L2 through
 # its dozen passes, where whole multi-MB arrays would stream from memory on every pass.
 _BLOCK = 32768
-
-
-@contextlib.contextmanager
-def _not_recorded():
-    """Hide the active tapes and accumulators: optimizer updates are not differentiated."""
-    tapes, accumulators = _record_state.tapes, _record_state.accumulators
-    _record_state.tapes, _record_state.accumulators = [], []
-    try:
-        yield
-    finally:
-        _record_state.tapes, _record_state.accumulators = tapes, accumulators
 
 
 def _stacklevel() -> int:
@@ -412,7 +400,7 @@ class Optimizer:
                 self.build(variables)
                 self.built = True
             self._check_variables_are_known(variables)
-        with _not_recorded():
+        with _paused():
             grads, variables = self._filter_empty_gradients(grads, variables)
             if self.loss_scale_factor is not None:
                 inverse = 1.0 / self.loss_scale_factor
