@@ -1,2 +1,3 @@
-"""Data sets (``tf.keras.datasets``).  ``digits`` is bundled, so everything works offline."""
-from . import digits  # noqa: F401
+"""Data sets (``tf.keras.datasets``).  ``digits`` is bundled, so everything works offline; ``mnist``
+and ``fashion_mnist`` read the files Keras would have downloaded, from where you put them."""
+from . import digits, fashion_mnist, mnist  # noqa: F401

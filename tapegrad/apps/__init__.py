@@ -1,0 +1,1 @@
+"""Programs that ship with tapegrad and that the ``tapegrad`` command runs (``tapegrad.cli``)."""

@@ -1,0 +1,87 @@
+"""The ``tapegrad`` command (also ``python -m tapegrad``).
+
+    tapegrad quickstart [--epochs 5] [--batch-size 32] [--data digits|mnist=PATH|fashion_mnist=PATH]
+                        [--resume] [--lang ko|en] [--checkpoint-dir DIR] [--seed 0]
+
+Errors a user can fix (a missing data file, an unwritable folder, a corrupt checkpoint or one from
+another architecture) are reported in one line, exit status 1; a bad option, status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    """Run the command line `argv` (default ``sys.argv[1:]``); returns the exit status.
+
+    >>> main(["quickstart", "--data", "cifar10"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
+    args = _parser().parse_args(argv)
+    from .apps import quickstart
+    try:
+        quickstart.run(epochs=args.epochs, batch_size=args.batch_size, data=args.data, resume=args.resume,
+                       lang=args.lang, checkpoint_dir=args.checkpoint_dir, seed=args.seed)
+    except KeyboardInterrupt:
+        print("tapegrad: interrupted; the checkpoints saved so far are kept (continue with --resume).",
+              file=sys.stderr)
+        return 130
+    except (OSError, ValueError, LookupError, _op_error()) as e:
+        print(f"tapegrad: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .apps.quickstart import parse_data
+    parser = argparse.ArgumentParser(prog="tapegrad", description="tapegrad: GradientTape training, on NumPy.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    quick = commands.add_parser(
+        "quickstart", help="train the seed's CNN with its GradientTape loop",
+        description="Train the seed's CNN with its GradientTape loop, printing the seed's line per epoch "
+                    "and saving a checkpoint after each.")
+    quick.add_argument("--epochs", type=_positive, default=5,
+                       help="epochs in all (with --resume, training continues up to this); default 5")
+    quick.add_argument("--batch-size", type=_positive, default=32, help="default 32")
+    quick.add_argument("--data", type=_checked(parse_data), default="digits",
+                       help="digits (bundled, 8x8; default), mnist[=PATH] or fashion_mnist[=PATH] (28x28, "
+                            "from a Keras .npz or a folder of IDX files)")
+    quick.add_argument("--resume", action="store_true", help="continue from the newest intact checkpoint")
+    quick.add_argument("--lang", choices=("ko", "en"), default="ko", help="language of the output (ko)")
+    quick.add_argument("--checkpoint-dir", metavar="DIR",
+                       help="where checkpoints go (default: tapegrad-checkpoints/quickstart-DATA)")
+    quick.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def _checked(parse):
+    def check(text: str) -> str:
+        try:
+            parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return text
+    return check
+
+
+def _op_error():
+    from .errors import OpError
+    return OpError
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())
