@@ -21,6 +21,7 @@ import zipfile
 
 import numpy as np
 
+from ..errors import DataLossError
 from ..keras.saving import atomic_write
 
 FORMAT = "tapegrad.checkpoint"
@@ -32,8 +33,9 @@ _MAX_HEADER_BYTES = 64 << 20  # generous for the names and shapes of any real mo
 _NPY_HEADER_BYTES = 4096      # the .npy header of one member is far smaller
 
 
-class CheckpointCorruptError(ValueError):
-    """A checkpoint file that cannot be trusted: truncated, corrupt, half-written or not a checkpoint."""
+class CheckpointCorruptError(DataLossError, ValueError):
+    """A checkpoint file that cannot be trusted: truncated, corrupt, half-written or not a checkpoint
+    (``tf.errors.DataLossError``, as TensorFlow raises for a damaged checkpoint)."""
 
 
 def file_of(path) -> str:

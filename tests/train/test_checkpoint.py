@@ -227,7 +227,7 @@ def _npy(array):
 
 def test_checksum_catches_consistent_tampering(saved):
     _rewrite(saved, lambda m: {"w.npy": _npy(np.ones(1000, "float32"))})
-    with pytest.raises(CheckpointCorruptError, match="checksum does not match"):
+    with pytest.raises(tf.errors.DataLossError, match="checksum does not match"):
         _restore_fresh(saved)
 
 
