@@ -2,13 +2,15 @@
 
 ``class MyModel(tf.keras.Model)`` with a ``call`` method is a subclassed model; its sublayers
 build on its first call.  ``tf.keras.Model(inputs, outputs)`` returns a ``Functional`` model
-(see ``functional.py``), as Keras 3 does.  Training (``compile``/``fit``) is not here.
+(see ``functional.py``), as Keras 3 does.  Training (``compile``/``fit``/``evaluate``/``predict``)
+comes from the ``Trainer`` mixin in ``training.py``.
 """
 from __future__ import annotations
 
 import itertools
 
 from ..layers.base import Layer, _shapes
+from .training import Trainer
 
 _functional_classes: dict = {}
 
@@ -19,7 +21,7 @@ def _functional_arguments(args, kwargs) -> bool:
         "inputs" in kwargs and "outputs" in kwargs)
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """A layer of layers, with what whole models need: summary, weights files, ``get_layer``.
 
     Subclass it and define ``call``; variables are created by the first call.
