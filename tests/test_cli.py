@@ -22,7 +22,7 @@ EN = re.compile(r"^Epoch: (\d+), Loss: \d+\.\d{5}, Accuracy: \d+\.\d{2}%, Test L
 def tapegrad(*args, cwd):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-m", "tapegrad", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
 
 
 def _epochs(stdout, pattern):

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
-from tapegrad.train import CheckpointCorruptError
-from tapegrad.train import _format
+from tapegrad.train import CheckpointCorruptError, _format
 
 
 class Net(tf.keras.Model):
@@ -101,7 +100,7 @@ def test_partial_matches_are_reported(tmp_path):
 
 
 def test_other_architecture_names_path_and_shapes(tmp_path):
-    net, opt, _ = _trained(hidden=4)
+    net, _, _ = _trained(hidden=4)
     path = tf.train.Checkpoint(model=net).write(tmp_path / "c")
     wide = Net(hidden=5)
     wide(np.zeros((1, 2), "float32"))

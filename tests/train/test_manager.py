@@ -42,7 +42,7 @@ def test_index_is_tensorflows_text_format(tmp_path):
 
 
 def test_keep_all_and_names(tmp_path):
-    step, manager = _manager(tmp_path, max_to_keep=None, checkpoint_name="model")
+    _, manager = _manager(tmp_path, max_to_keep=None, checkpoint_name="model")
     for number in (10, 20, 30, 40, 50, 60):
         manager.save(checkpoint_number=number)
     assert _names(manager.checkpoints) == ["model-10", "model-20", "model-30", "model-40", "model-50", "model-60"]
@@ -64,7 +64,7 @@ def test_a_new_manager_continues_the_folder(tmp_path):
 
 def test_restore_or_initialize_without_checkpoints(tmp_path):
     calls = []
-    step, manager = _manager(tmp_path, init_fn=lambda: calls.append(1))
+    _, manager = _manager(tmp_path, init_fn=lambda: calls.append(1))
     assert manager.restore_or_initialize() is None and calls == [1]
 
 
@@ -94,7 +94,7 @@ def test_no_intact_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
     _saves(tmp_path, 2)
     for name in ("ckpt-1.npz", "ckpt-2.npz"):
         (tmp_path / name).write_bytes(b"PK\x03\x04garbage")
-    step, manager = _manager(tmp_path)
+    _, manager = _manager(tmp_path)
     with pytest.warns(UserWarning), pytest.raises(CheckpointCorruptError, match="No intact checkpoint"):
         manager.restore_or_initialize()
 
@@ -119,7 +119,7 @@ def test_leftovers_of_a_killed_writer(tmp_path):
     (tmp_path / ".checkpoint.0123456789ab.tmp").write_bytes(b"half")
     (tmp_path / "ckpt-0.npz").write_bytes((tmp_path / "ckpt-1.npz").read_bytes())  # not deleted yet
     (tmp_path / "notes.txt").write_text("mine")
-    step, manager = _manager(tmp_path)
+    _, manager = _manager(tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["checkpoint", "ckpt-0.npz", "ckpt-1.npz", "ckpt-2.npz", "notes.txt"]
     assert _names(manager.checkpoints) == ["ckpt-0", "ckpt-1", "ckpt-2"]
     manager.save(checkpoint_number=3)  # the stale one goes first
@@ -131,7 +131,7 @@ def test_a_broken_index_is_ignored_with_a_warning(tmp_path):
     (tmp_path / "checkpoint").write_bytes(b"\xff\xfe garbage")
     assert tf.train.latest_checkpoint(tmp_path) is None
     with pytest.warns(UserWarning, match="Ignoring the checkpoint index"):
-        step, manager = _manager(tmp_path)
+        _, manager = _manager(tmp_path)
     assert _names(manager.checkpoints) == ["ckpt-1", "ckpt-2"]
 
 

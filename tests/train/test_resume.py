@@ -66,22 +66,23 @@ np.savez(out, order=np.concatenate(order) if order else np.zeros(0), **state)
 """
 
 
-def _run(tmp_path, directory, epochs, out):
+def _run(tmp_path, env, directory, epochs, out):
     subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / directory), str(epochs), str(tmp_path / out)],
-                   check=True, timeout=120)
-    return np.load(tmp_path / out)
+                   check=True, timeout=120, env=env)
+    with np.load(tmp_path / out) as saved:
+        return dict(saved)
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    straight = _run(tmp_path, "straight", 4, "straight.npz")
-    first = _run(tmp_path, "resumed", 2, "first.npz")
-    second = _run(tmp_path, "resumed", 4, "second.npz")  # a new process: restores epoch 2, trains 3 and 4
+def test_resumed_run_equals_uninterrupted_run(tmp_path, checkout_env):
+    straight = _run(tmp_path, checkout_env, "straight", 4, "straight.npz")
+    first = _run(tmp_path, checkout_env, "resumed", 2, "first.npz")
+    second = _run(tmp_path, checkout_env, "resumed", 4, "second.npz")  # a new process: resumes at epoch 3
 
     n = len(first["order"])
     np.testing.assert_array_equal(np.concatenate([first["order"], second["order"]]), straight["order"])
     assert not np.array_equal(straight["order"][:n // 2], straight["order"][n:n + n // 2])  # reshuffled
-    names = [k for k in straight.files if k != "order"]
-    assert len(names) > 10 and set(names) == set(second.files) - {"order"}
+    names = [k for k in straight if k != "order"]
+    assert len(names) > 10 and set(names) == set(second) - {"order"}
     for name in names:
         np.testing.assert_array_equal(second[name], straight[name], err_msg=name)
     assert not np.array_equal(first[names[0]], straight[names[0]])  # the first run really stopped early

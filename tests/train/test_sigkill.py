@@ -79,13 +79,12 @@ def _check_folder(directory, completed):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL (POSIX)")
-def test_sigkill_at_random_points(tmp_path):
+def test_sigkill_at_random_points(tmp_path, checkout_env):
     directory, log_path = tmp_path / "ckpts", tmp_path / "log"
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     rng = random.Random(1234)
     progress = []
     with subprocess.Popen([sys.executable, "-c", HELPER, str(directory), str(log_path)], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True, env=env) as helper:
+                          stdout=subprocess.PIPE, text=True, env=checkout_env) as helper:
         for _ in range(TRIALS):
             helper.stdin.write("go\n")
             helper.stdin.flush()
