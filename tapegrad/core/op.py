@@ -16,6 +16,7 @@ the test generator and (later) the compiler all read this registry.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from operator import itemgetter
@@ -144,8 +145,9 @@ class Eqn(tuple):
 
 
 def _eqn(op, params, tensors, out) -> Eqn:
-    """Record `op` applied to `tensors` giving `out` (which gets its id here)."""
-    out._id = next_id()
+    """Record `op` applied to `tensors` giving `out` (which gets its id here, unless a graph gave one)."""
+    if out._id == 0:
+        out._id = next_id()
     if op.saves_inputs:
         if len(tensors) == 2:
             x, y = tensors
@@ -161,6 +163,36 @@ def _eqn(op, params, tensors, out) -> Eqn:
     v = out._value
     return tuple.__new__(Eqn, (op, params, in_ids, tuple(inputs), (out._id,),
                                out if op.saves_out else Abstract(v.shape, v.dtype), user_site(4)))
+
+
+def staged(trace_result=None):
+    """Decorate a stateful method so that inside a traced function it runs on every call.
+
+    Eagerly the method just runs.  While a ``tf.function`` traces, `trace_result(*args,
+    **kwargs)` runs instead (default: nothing, returning None) and the call is recorded;
+    the compiled function makes the real call, with that call's tensors, every time it
+    runs.  Optimizer and metric updates, variable assignments and tf.print are staged.
+    """
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            graph = state.graph
+            if graph is None:
+                return method(*args, **kwargs)
+            with paused():
+                return graph.stage(method, args, kwargs, trace_result or _returns_none, method.__qualname__)
+        wrapper.staged = True
+        return wrapper
+    return decorate
+
+
+def read_only(method):
+    """Stage a method that only reads state (a metric's result): while tracing it runs too."""
+    return staged(trace_result=method)(method)
+
+
+def _returns_none(*args, **kwargs):
+    return None
 
 
 def _snapshot(var) -> Tensor:
@@ -439,3 +471,8 @@ def method(name: str):
         setattr(Tensor, name, fn)
         return fn
     return attach
+
+
+# A variable assignment inside a traced function happens on every call of it.
+for _assign in ("assign", "assign_add", "assign_sub"):
+    setattr(Variable, _assign, staged(trace_result=lambda self, *a, **k: self)(getattr(Variable, _assign)))

@@ -340,7 +340,7 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
     >>> tf.convert_to_tensor([1.0, 2.0]).dtype
     tf.float32
     """
-    if type(value) is Tensor:
+    if isinstance(value, Tensor) and not isinstance(value, Variable):  # subclasses: traced tensors
         if dtype is not None and value._value.dtype != dtypes.as_dtype(dtype)._np:
             raise ValueError(f"Tensor conversion requested dtype {dtypes.as_dtype(dtype).name} "
                              f"for Tensor with dtype {value.dtype.name}: {value!r}")

@@ -1,14 +1,13 @@
-"""``tf.function``.
+"""``tf.function``: trace a Python function into a graph, run it as generated code.
 
-For now every decorated function runs eagerly (as TensorFlow does under
-``tf.config.run_functions_eagerly(True)``): the tracing compiler is the next
-piece of work.  The decorator already accepts TensorFlow's signature, so code
-written for TensorFlow runs unchanged.
+See function.py (trace cache and retracing rules), graph.py (the traced program and
+staged calls) and codegen.py (the graph as straight-line Python).
 """
 from __future__ import annotations
 
-import functools
 import warnings
+
+from .function import ConcreteFunction, Function  # noqa: F401
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
@@ -18,24 +17,23 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
     """Decorate a function (or method) as ``tf.function``; usable with and without arguments.
 
     >>> import tapegrad as tf
-    >>> @tf.function(experimental_relax_shapes=True)
+    >>> @tf.function(reduce_retracing=True)
     ... def double(x):
     ...     return x * 2
-    >>> float(double(tf.constant(2.0)))
-    4.0
+    >>> float(double(tf.constant(2.0))), double.experimental_get_tracing_count()
+    (4.0, 1)
     """
     if experimental_relax_shapes is not None:
         warnings.warn("experimental_relax_shapes is deprecated, use reduce_retracing instead",
                       DeprecationWarning, stacklevel=2)
+        reduce_retracing = reduce_retracing or bool(experimental_relax_shapes)
+    if experimental_compile is not None and jit_compile is None:
+        jit_compile = experimental_compile
     if input_signature is not None and not isinstance(input_signature, (list, tuple)):
         raise TypeError(f"input_signature must be either a tuple or a list, got {type(input_signature)}.")
 
     def decorate(fn):
-        @functools.wraps(fn)
-        def run(*args, **kwargs):
-            return fn(*args, **kwargs)
-        run.python_function = fn
-        run.input_signature = input_signature
-        return run
+        return Function(fn, input_signature=input_signature, reduce_retracing=reduce_retracing,
+                        autograph=autograph, jit_compile=jit_compile)
 
     return decorate if func is None else decorate(func)

@@ -62,7 +62,7 @@ def _to_dtype(x, dtype) -> Tensor:
         value = x._value
         if value.dtype == dtype:
             return x
-        return cast(x, dtype) if value.dtype.kind in "fc" else Tensor(value.astype(dtype))
+        return cast(x, dtype)  # an op even for labels: a traced function must not freeze them
     return Tensor(convert_to_array(x).astype(dtype, copy=False))
 
 
@@ -124,7 +124,7 @@ def standardize_reduction(reduction):
     return reduction
 
 
-def _apply_mask(sample_weight, mask: np.ndarray | None, dtype, reduction):
+def _apply_mask(sample_weight, mask: Tensor | None, dtype, reduction):
     """Merge a validity mask (``ignore_class``) into the sample weights, as Keras does.
 
     For the mean reductions, valid entries weigh total/valid, so that dividing by the number of
@@ -132,12 +132,10 @@ def _apply_mask(sample_weight, mask: np.ndarray | None, dtype, reduction):
     """
     if mask is None:
         return sample_weight
+    float_mask = cast(mask, dtype)  # ops, not NumPy: a traced step recomputes it for every batch
     if reduction in ("mean", "sum_over_batch_size"):
-        valid = np.count_nonzero(mask)
-        float_mask = np.where(mask, mask.size / valid if valid else 0.0, 0.0)
-    else:
-        float_mask = mask
-    float_mask = Tensor(np.asarray(float_mask, dtype=dtype))
+        size = int(np.prod(mask.shape))
+        float_mask = float_mask * divide_no_nan(cast(size, dtype), reduce_sum(float_mask))
     if sample_weight is None:
         return float_mask
     float_mask, sample_weight = squeeze_or_expand_to_same_rank(float_mask, sample_weight)
@@ -461,29 +459,30 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     y_pred = _float_tensor(y_pred)
     if axis != -1 and axis != y_pred.ndim - 1:
         raise ValueError(f"Only axis=-1 is currently supported. Received: axis={axis}")
-    # labels carry no gradient: plain arrays from here on
-    labels = np.asarray(y_true._value) if isinstance(y_true, Tensor) else convert_to_array(y_true)
-    if labels.ndim == y_pred.ndim and labels.shape[-1:] == (1,):
-        labels = labels[..., 0]
+    # labels stay tensors handled by ops (no gradient flows through integers anyway), so that a
+    # traced train step reads each batch's labels rather than freezing the first ones
+    labels = y_true.read_value() if type(y_true) is Variable else convert_to_tensor(y_true)
+    if labels.ndim == y_pred.ndim and tuple(labels.shape[-1:]) == (1,):
+        labels = squeeze(labels, -1)
     if y_pred.ndim < 1:
         raise ValueError(f"Argument `output` must be at least rank 1. Received: output.shape={_shape(y_pred)}")
     if labels.ndim != y_pred.ndim - 1:
         raise ValueError("Argument `output` must have rank (ndim) `target.ndim - 1`. Received: "
                          f"target.shape={labels.shape}, output.shape={_shape(y_pred)}")
-    if labels.shape != _shape(y_pred)[:-1]:
+    if tuple(labels.shape) != _shape(y_pred)[:-1]:
         raise ValueError("Arguments `target` and `output` must have the same shape up until the last "
                          f"dimension: target.shape={labels.shape}, output.shape={_shape(y_pred)}")
     valid = None if ignore_class is None else labels != ignore_class
     # ignored entries may hold anything: only the others must look like what from_logits says
     _check_logits_or_probabilities("sparse_categorical_crossentropy",
-                                   y_pred._value if valid is None else y_pred._value[valid], from_logits, -1)
+                                   y_pred._value if valid is None else y_pred._value[valid._value],
+                                   from_logits, -1)
     if valid is not None:
-        labels = np.where(valid, labels, 0)
+        labels = where(valid, labels, 0)
         # zeroed rows keep the ignored entries finite (and their gradient 0), as in Keras
-        y_pred = where(valid[..., None], y_pred, np.zeros((), y_pred._value.dtype))
+        y_pred = where(expand_dims(valid, -1), y_pred, np.zeros((), y_pred._value.dtype))
     logits = y_pred if from_logits else log(_clipped(y_pred))
-    losses = _nn.sparse_softmax_cross_entropy_with_logits(labels=Tensor(labels.astype(np.int64)),
-                                                          logits=logits)
+    losses = _nn.sparse_softmax_cross_entropy_with_logits(labels=cast(labels, "int64"), logits=logits)
     if valid is not None:
         losses = where(valid, losses, np.zeros((), losses._value.dtype))
         _state.masked = (losses, valid)

@@ -17,6 +17,7 @@ import inspect
 import numpy as np
 
 from ..core import dtypes
+from ..core.op import read_only, staged
 from ..core.tensor import Tensor, Variable, convert_to_array
 from .layers.base import to_snake_case, unique_name
 from .losses import (binary_crossentropy, categorical_crossentropy, cosine_similarity, huber,
@@ -152,6 +153,14 @@ class Metric:
         """``add_variable`` with zeros by default (the Keras 2 spelling)."""
         return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, name=name)
 
+    def __init_subclass__(cls, **kwargs):
+        """Inside a traced function, metric updates happen on every call: stage them."""
+        super().__init_subclass__(**kwargs)
+        for name, stage in (("update_state", staged()), ("reset_state", staged()), ("result", read_only)):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "staged", False):
+                setattr(cls, name, stage(method))
+
     def update_state(self, *args, **kwargs):
         """Accumulate statistics from one batch; subclasses implement it."""
         raise NotImplementedError
@@ -160,6 +169,7 @@ class Metric:
         """The metric value from the current state; subclasses implement it."""
         raise NotImplementedError
 
+    @staged()
     def reset_state(self) -> None:
         """Zero every state variable (between epochs)."""
         for variable in self.variables:

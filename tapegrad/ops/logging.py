@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from ..core.op import staged
 from ..core.tensor import Tensor
 
 __all__ = ["print_"]
@@ -18,7 +19,7 @@ _FORMATTER = {"float_kind": lambda v: f"{v:g}", "int_kind": str, "bool": lambda 
 
 def _format(value, summarize: int) -> str:
     if isinstance(value, Tensor) or isinstance(value, np.ndarray):
-        arr = np.asarray(value)
+        arr = np.asarray(value._value if isinstance(value, Tensor) else value)
         if arr.dtype.kind in "US":
             return str(arr) if arr.ndim else str(arr[()])
         threshold = sys.maxsize if summarize < 0 else 2 * summarize
@@ -35,6 +36,7 @@ def _format(value, summarize: int) -> str:
     return str(value)
 
 
+@staged()
 def print_(*inputs, **kwargs) -> None:
     """Print tensors and Python values, as ``tf.print`` (to stderr unless told otherwise).
 

@@ -25,7 +25,7 @@ import random as _pyrandom
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import defop
+from ..core.op import defop, state as _op_state
 from ..core.tensor import Tensor
 from .array import _shape_arg
 
@@ -155,7 +155,8 @@ def _seeded(seed):
         try:
             return op(*tensors, seeds=seeds, **params)
         finally:
-            if one_call:
+            # a traced function keeps drawing from this pair's stream on every call: keep it
+            if one_call and _op_state.graph is None:
                 STATE.release(seeds)
     return draw
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from ...core import dtypes
 from ...core.op import paused as _paused  # optimizer updates are not differentiated
+from ...core.op import staged
 from ...core.source import _is_internal
 from ...core.sparse import IndexedSlices
 from ...core.tensor import Tensor, Variable, convert_to_tensor
@@ -353,6 +354,7 @@ class Optimizer:
         return float(np.asarray(self.learning_rate))
 
     # -- applying gradients ---------------------------------------------------------------------
+    @staged(trace_result=lambda self, grads_and_vars: self._build_while_tracing(grads_and_vars))
     def apply_gradients(self, grads_and_vars):
         """Apply ``(gradient, variable)`` pairs (see the module docstring); returns ``iterations``.
 
@@ -369,6 +371,14 @@ class Optimizer:
             self.apply(list(grads), list(variables))
         return self._iterations
 
+    def _build_while_tracing(self, grads_and_vars):
+        """In a traced train step the update runs on every call; tracing only creates the slots,
+        so that they exist from the first trace on, as in TF."""
+        if not self.built:
+            self.build([v for _, v in grads_and_vars])
+        return self._iterations
+
+    @staged(trace_result=lambda self, grads, trainable_variables=None: None)
     def apply(self, grads, trainable_variables=None) -> None:
         """Update `trainable_variables` (default: those the optimizer was built with) from `grads`.
 

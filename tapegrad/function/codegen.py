@@ -1,0 +1,96 @@
+"""Turn a traced Graph into straight-line Python source that calls the op kernels directly.
+
+One statement per node, each with the user's line it came from as a comment; values are
+deleted after their last use so memory is freed as early as in eager mode; variables are
+read by reference at the point of use.  The source is registered with linecache, so a
+traceback through compiled code shows the generated lines.
+
+    def train_step(images, labels):
+        conv2d = _k0(images, model_conv2d_kernel._value)    # quickstart.py:31
+        ...
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import keyword
+import linecache
+import re
+
+_serial = itertools.count()
+
+
+def _identifier(name: str, taken: set) -> str:
+    base = re.sub(r"\W", "_", name) or "v"
+    if base[0].isdigit() or keyword.iskeyword(base):
+        base = "v_" + base
+    candidate, n = base, 1
+    while candidate in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def generate(graph):
+    """(source, globals) of a function `graph.name` mapping input arrays to output arrays."""
+    taken = {"np"}
+    env: dict = {}
+    local: dict = {}
+    args = [local.setdefault(i, _identifier(graph.names[i], taken)) for i in graph.inputs]
+    for vid, var in graph.variables.items():
+        env[_identifier("var_" + graph.names[vid], taken)] = var
+    var_names = {vid: name for name, var in env.items() for vid in [var._id] if vid in graph.variables}
+    for cid, value in graph.constants.items():
+        name = _identifier(graph.names[cid], taken)
+        env[name] = value
+        local[cid] = name  # constants read like locals
+
+    last_use: dict = {}
+    for n, node in enumerate(graph.nodes):
+        for i in node.in_ids:
+            last_use[i] = n
+    outputs = set(graph.outputs)
+
+    def ref(i) -> str:
+        if i in var_names:
+            return f"{var_names[i]}._value"
+        return local[i]
+
+    fn_name = _identifier(graph.name, taken)
+    lines = [f"def {fn_name}({', '.join(args)}):"]
+    for n, node in enumerate(graph.nodes):
+        outs = [local.setdefault(o, _identifier(graph.names[o], taken)) for o in node.out_ids]
+        if node.op is not None:
+            kernel = _identifier("_" + node.op.name, taken)
+            env[kernel] = functools.partial(node.op.impl, **node.params) if node.params else node.op.impl
+        else:
+            kernel = _identifier("_call_" + node.call.name.split(".")[-1], taken)
+            env[kernel] = node.call
+        call = f"{kernel}({', '.join(ref(i) for i in node.in_ids)})"
+        if node.op is not None:
+            text = f"{outs[0]} = {call}"
+        elif outs:
+            text = f"{', '.join(outs)}, = {call}"
+        else:
+            text = call
+        lines.append(f"    {text}  # {_where(node)}")
+        dead = sorted({local[i] for i in node.in_ids if last_use.get(i) == n and i not in outputs
+                       and i in local and i not in graph.constants and i not in graph.inputs})
+        if dead:
+            lines.append(f"    del {', '.join(dead)}")
+    lines.append(f"    return ({''.join(ref(i) + ', ' for i in graph.outputs)})")
+    return "\n".join(lines) + "\n", env, fn_name
+
+
+def _where(node) -> str:
+    from .graph import _where as where
+    return where(node.site)
+
+
+def compile_graph(graph):
+    """The compiled function (arrays in, tuple of arrays out) and its source."""
+    source, env, fn_name = generate(graph)
+    filename = f"<tf.function {graph.name} #{next(_serial)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), env)  # noqa: S102 - our own generated source
+    return env[fn_name], source

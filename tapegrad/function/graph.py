@@ -1,0 +1,296 @@
+"""The traced graph: what ``tf.function`` records while it runs the Python function once.
+
+Tracing executes the function on the first call's values (so every op works and every
+shape is known) while the Graph, installed in ``core.op.state.graph``, records each op
+application as a Node - the same (op, params, inputs, outputs, site) the tape records.
+Tensors made inside are SymbolicTensors: they have values while tracing, but Python code
+may not look at them, as TensorFlow's graph tensors.
+
+Stateful Python-level work (optimizer updates, metric updates, variable assignments,
+``tf.print``) is *staged*: recorded as a call node that runs on every call of the compiled
+function, and not run while tracing (the compiled function then runs once for the call
+that traced), so it happens exactly once per call.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..core import dtypes
+from ..core.op import state
+from ..core.source import site_line, user_site
+from ..core.tape import flatten
+from ..core.tensor import Tensor, Variable, next_id
+from ..errors import OperatorNotAllowedInGraphError
+
+_GRAPH_HINT = ("Inside a tf.function, tensors are symbolic: use tf.print to see values when the "
+               "function runs, or call tapegrad.config.run_functions_eagerly(True) to debug eagerly.")
+
+
+class SymbolicTensor(Tensor):
+    """A tensor inside a function being traced: usable in ops, not readable from Python."""
+
+    __slots__ = ()
+
+    def _graph_name(self) -> str:
+        graph = state.graph
+        name = graph.names.get(self._id) if graph is not None else None
+        return name or f"tensor_{self._id}"
+
+    def numpy(self):
+        raise AttributeError(f"'Tensor' object has no attribute 'numpy': {self._graph_name()!r} is a "
+                             f"symbolic tensor. {_GRAPH_HINT}")
+
+    def __array__(self, dtype=None, copy=None):
+        raise NotImplementedError(f"Cannot convert a symbolic tf.Tensor ({self._graph_name()}) to a numpy "
+                                  f"array. {_GRAPH_HINT}")
+
+    def __bool__(self):
+        raise OperatorNotAllowedInGraphError(
+            "Using a symbolic `tf.Tensor` as a Python `bool` is not allowed. Write the condition with "
+            "tf.cond (or tf.where for elementwise choices), or move it out of the tf.function. "
+            + _GRAPH_HINT)
+
+    def _no_python_value(self, what):
+        raise TypeError(f"Cannot use the symbolic tensor {self._graph_name()} as a Python {what} inside a "
+                        f"tf.function. {_GRAPH_HINT}")
+
+    def __index__(self):
+        self._no_python_value("index")
+
+    def __int__(self):
+        self._no_python_value("int")
+
+    def __float__(self):
+        self._no_python_value("float")
+
+    def __len__(self):
+        raise TypeError(f"len is not well defined for symbolic Tensors ({self._graph_name()}). Please "
+                        f"call `x.shape` rather than `len(x)` for shape information.")
+
+    def __iter__(self):
+        raise OperatorNotAllowedInGraphError(
+            f"Iterating over a symbolic `tf.Tensor` ({self._graph_name()}) is not allowed: iterate over "
+            f"tf.range(n) and index, or over x.shape. " + _GRAPH_HINT)
+
+    def __format__(self, spec):
+        if spec:
+            self._no_python_value("number in a format string")
+        return str(self)
+
+    def __repr__(self):
+        return f"<tf.Tensor '{self._graph_name()}:0' shape={self.shape} dtype={self.dtype.name}>"
+
+    def __str__(self):
+        return f'Tensor("{self._graph_name()}:0", shape={self.shape}, dtype={self.dtype.name})'
+
+
+class Node:
+    """One step of the program: an op application, or a staged Python call."""
+
+    __slots__ = ("op", "params", "in_ids", "out_ids", "site", "call")
+
+    def __init__(self, op, params, in_ids, out_ids, site, call=None):
+        self.op, self.params, self.in_ids, self.out_ids, self.site, self.call = \
+            op, params, in_ids, out_ids, site, call
+
+    @property
+    def name(self) -> str:
+        return self.op.name if self.op is not None else self.call.name
+
+
+class StagedCall:
+    """A Python function staged into the graph: rebuilt from its tensor inputs on every run."""
+
+    __slots__ = ("fn", "structure", "n_outputs", "name")
+
+    def __init__(self, fn, structure, n_outputs, name):
+        self.fn, self.structure, self.n_outputs, self.name = fn, structure, n_outputs, name
+
+    def __call__(self, *arrays):
+        """Run with the current arrays; return the output arrays."""
+        args, kwargs = _fill(self.structure, [Tensor(a) for a in arrays])
+        result = self.fn(*args, **kwargs)
+        if not self.n_outputs:
+            return ()
+        return tuple(np.asarray(t._value if isinstance(t, Tensor) else t) for t in _tensor_leaves(result))
+
+
+class Graph:
+    """The program recorded while tracing: typed values, nodes in program order, captures."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.nodes: list[Node] = []
+        self.inputs: list[int] = []        # placeholder ids, in the order of the flat arguments
+        self.outputs: list[int] = []       # output ids, flattened
+        self.output_structure = None       # the returned nest, with tensors replaced by None
+        self.variables: dict = {}          # id -> Variable, read by reference when the graph runs
+        self.constants: dict = {}          # id -> ndarray captured by value at trace time
+        self.specs: dict = {}              # id -> (shape, numpy dtype)
+        self.names: dict = {}              # id -> name shown in the printed graph
+        self.created_variables: list = []
+        self._counts: dict = {}
+
+    # -- recording ------------------------------------------------------------------------
+    def placeholder(self, value: np.ndarray, name: str) -> SymbolicTensor:
+        t = SymbolicTensor(value, next_id())
+        self.inputs.append(t._id)
+        self._define(t, name)
+        return t
+
+    def _define(self, t: Tensor, name: str) -> None:
+        self.specs[t._id] = (t._value.shape, t._value.dtype)
+        self.names[t._id] = name
+
+    def _unique(self, base: str) -> str:
+        n = self._counts.get(base, 0)
+        self._counts[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+    def _use(self, t: Tensor) -> int:
+        """The id a node reads t by: defined here, a variable by reference, or a constant by value."""
+        tid = t._id
+        if tid and tid in self.specs and tid not in self.constants and tid not in self.variables:
+            return tid
+        if isinstance(t, Variable):
+            self.variables[tid] = t
+            self.specs.setdefault(tid, (t._value.shape, t._value.dtype))
+            self.names.setdefault(tid, t.name.rsplit(":", 1)[0].replace("/", "."))
+            return tid
+        if type(t) is SymbolicTensor:
+            raise TypeError(
+                f"The symbolic tensor {t._graph_name()} was made by another tf.function's trace (or an "
+                f"earlier trace of this one) and is out of scope here: return it from that function "
+                f"instead of keeping it in a global or an attribute.")
+        if tid == 0:
+            t._id = tid = next_id()
+        if tid not in self.constants:
+            self.constants[tid] = t._value
+            self.specs[tid] = (np.shape(t._value), np.asarray(t._value).dtype)
+            self.names[tid] = self._unique("const")
+        return tid
+
+    def record(self, op, tensors, out: Tensor, params) -> None:
+        """Called by core.op for every op applied while this graph traces."""
+        in_ids = tuple([self._use(t) for t in tensors])
+        if out._id == 0:
+            out._id = next_id()
+        self._define(out, self._unique(op.name))
+        out.__class__ = SymbolicTensor
+        self.nodes.append(Node(op, params, in_ids, (out._id,), user_site(3)))
+
+    def stage(self, fn, args, kwargs, trace_result, name: str):
+        """Record a staged call of fn(*args, **kwargs); return what tracing continues with."""
+        # an iterator argument (zip(grads, vars)) is used up once: keep its items for every run
+        args = tuple(list(a) if hasattr(a, "__next__") else a for a in args)
+        leaves, structure = _split(args, kwargs)
+        in_ids = tuple(self._use(t) for t in leaves)
+        result = trace_result(*args, **kwargs)
+        outs = _tensor_leaves(result)
+        for t in outs:
+            if t._id in self.specs:
+                raise RuntimeError(f"staged call {name} returned a tensor tracing already knows")
+            t._id = next_id()
+            self._define(t, self._unique(name))
+            t.__class__ = SymbolicTensor
+        call = StagedCall(fn, structure, len(outs), name)
+        self.nodes.append(Node(None, {}, in_ids, tuple(t._id for t in outs), user_site(3), call))
+        return result
+
+    # -- printing -------------------------------------------------------------------------
+    def var(self, vid: int) -> str:
+        shape, dtype = self.specs[vid]
+        return f"{self.names[vid]}:{_short(dtype)}{list(shape)}"
+
+    def __str__(self) -> str:
+        """The graph as a typed, jaxpr-like program: one line per node, the user's line beside it."""
+        lines = [f"{{ lambda {' '.join(self.var(i) for i in self.inputs)} ."]
+        if self.variables:
+            lines.append("  variables " + " ".join(self.var(i) for i in self.variables))
+        if self.constants:
+            lines.append("  constants " + " ".join(self.var(i) for i in self.constants))
+        lines.append("  let")
+        width = 0
+        body = []
+        for node in self.nodes:
+            outs = " ".join(self.var(i) for i in node.out_ids) or "()"
+            params = ", ".join(f"{k}={_param_repr(v)}" for k, v in node.params.items())
+            head = node.name + (f"[{params}]" if params else "")
+            body.append((f"    {outs} = {head} {' '.join(self.names[i] for i in node.in_ids)}".rstrip(),
+                         _where(node.site)))
+            width = max(width, len(body[-1][0]))
+        lines += [f"{text.ljust(width)}  # {where}" for text, where in body]
+        lines.append(f"  in ({', '.join(self.names[i] for i in self.outputs)}) }}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _where(site) -> str:
+    if site is None:
+        return "?"
+    code = site[0]
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{site_line(site)}"
+
+
+def _short(dtype) -> str:
+    d = dtypes.from_numpy(np.dtype(dtype))
+    return {"float32": "f32", "float64": "f64", "float16": "f16", "int32": "i32", "int64": "i64",
+            "bool": "bool", "uint8": "u8"}.get(d.name, d.name)
+
+
+def _param_repr(v) -> str:
+    if isinstance(v, dtypes.DType):
+        return v.name
+    if isinstance(v, np.dtype):
+        return v.name
+    return repr(v)
+
+
+# -- nests of arguments -----------------------------------------------------------------------
+
+class _Slot:
+    """Where a tensor argument goes back when a staged call is rebuilt."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+def _split(args, kwargs):
+    """Tensor leaves of (args, kwargs), and the structure with _Slot placeholders for them."""
+    leaves: list = []
+
+    def walk(x):
+        if isinstance(x, Tensor) and not isinstance(x, Variable):
+            leaves.append(x)
+            return _Slot(len(leaves) - 1)
+        if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+            return type(x)(walk(v) for v in x)
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if hasattr(x, "__tapegrad_dense__"):  # IndexedSlices: staged as its dense value
+            return walk(x.__tapegrad_dense__())
+        return x
+    structure = (walk(tuple(args)), walk(dict(kwargs)))
+    return leaves, structure
+
+
+def _fill(structure, tensors):
+    def walk(x):
+        if isinstance(x, _Slot):
+            return tensors[x.index]
+        if isinstance(x, (list, tuple)):
+            return type(x)(walk(v) for v in x)
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        return x
+    args, kwargs = structure
+    return walk(args), walk(kwargs)
+
+
+def _tensor_leaves(result) -> list:
+    return [t for t in flatten(result) if isinstance(t, Tensor) and not isinstance(t, Variable)]
