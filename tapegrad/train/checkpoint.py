@@ -165,25 +165,16 @@ class Checkpoint:
 
     # -- the object graph -------------------------------------------------------------------------
     def _groups(self) -> list:
-        """``[(key prefix, object, its own variables)]`` for every object that owns variables."""
-        out = []
-        for name, obj in self._objects.items():
-            if isinstance(obj, Variable):
-                out.append((None, obj, [obj]))
-            elif not _is_stateful(obj):
-                from ..keras.saving import walk
-                out += [(f"{name}/{path}" if path else name, o, vs) for path, o, vs in walk(obj)]
-        return out
+        """``[(key prefix, object, its own variables)]`` for the models, layers, optimizers and metrics."""
+        from ..keras.saving import walk
+        return [(f"{name}/{path}" if path else name, owner, variables)
+                for name, obj in self._objects.items() if not isinstance(obj, Variable) and not _is_stateful(obj)
+                for path, owner, variables in walk(obj)]
 
     def _variables(self) -> list:
         """``[(key, Variable)]``: every variable this checkpoint saves, then ``save_counter``."""
-        out = []
-        for name, obj in self._objects.items():
-            if isinstance(obj, Variable):
-                out.append((name, obj))
-        for prefix, _, variables in self._groups():
-            if prefix is not None:
-                out += [(f"{prefix}/vars/{i}", v) for i, v in enumerate(variables)]
+        out = [(name, obj) for name, obj in self._objects.items() if isinstance(obj, Variable)]
+        out += [(f"{prefix}/vars/{i}", v) for prefix, _, variables in self._groups() for i, v in enumerate(variables)]
         return out + [(_RESERVED, self.save_counter)]
 
     def _stateful(self) -> list:
@@ -260,7 +251,7 @@ def _check_groups(groups, arrays, where) -> None:
             counts[match.group(1)] = counts.get(match.group(1), 0) + 1
     for prefix, obj, variables in groups:
         held = counts.get(prefix, 0)
-        if prefix is None or not held or held == len(variables):
+        if not held or held == len(variables):
             continue
         if not getattr(obj, "built", True):
             fix = ("call optimizer.build(model.trainable_variables)" if hasattr(obj, "apply_gradients")

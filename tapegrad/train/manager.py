@@ -123,6 +123,20 @@ class CheckpointManager:
         A checkpoint that is missing, truncated or corrupt is skipped with a warning saying which
         and why, and the next older one is tried.  If there are checkpoints but none is intact,
         ``CheckpointCorruptError`` is raised rather than silently starting over.
+
+        >>> import tempfile, warnings, tapegrad as tf
+        >>> step = tf.Variable(0)
+        >>> manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=step), tempfile.mkdtemp())
+        >>> for _ in range(2):
+        ...     _ = step.assign_add(1); _ = manager.save()
+        >>> with open(manager.latest_checkpoint + ".npz", "r+b") as f:
+        ...     _ = f.truncate(100)  # the newest is damaged
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     print(os.path.basename(manager.restore_or_initialize()), int(step))
+        ckpt-1 1
+        >>> print(caught[0].message)
+        Skipped checkpoint '...ckpt-2': Checkpoint '...ckpt-2.npz' is corrupt or incomplete: ...
         """
         self._kept = self._recover()  # what is on disk now
         skipped = []
@@ -200,7 +214,15 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
 
 def read_index(directory, filename: str = INDEX) -> tuple:
     """``(latest path or None, [all paths, oldest first])`` from a folder's index file; paths relative
-    to the folder are joined to it.  No index: ``(None, [])``; an unreadable one: ValueError."""
+    to the folder are joined to it.  No index: ``(None, [])``; an unreadable one: ValueError.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_index(folder, [os.path.join(folder, "ckpt-1")])
+    >>> latest, paths = read_index(folder)
+    >>> os.path.basename(latest), [os.path.basename(p) for p in paths]
+    ('ckpt-1', ['ckpt-1'])
+    """
     directory = os.fspath(directory)
     try:
         with open(os.path.join(directory, filename), "rb") as f:

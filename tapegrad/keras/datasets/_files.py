@@ -40,7 +40,13 @@ def load(path, name: str, default: str, num_classes: int = 10) -> tuple:
     """``(x_train, y_train), (x_test, y_test)`` from `path`: a ``.npz`` file with those four keys, or
     a folder of the four IDX files (``train-images-idx3-ubyte[.gz]``, ...).  A relative `path` that
     does not exist is looked up in the Keras cache folder, as Keras does.  `name` and `default`
-    (the file Keras would use) are for the message when nothing is found."""
+    (the file Keras would use) are for the message when nothing is found.
+
+    >>> load("/nowhere/mnist.npz", "mnist", "mnist.npz")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: No mnist data at '/nowhere/mnist.npz'; tapegrad never downloads. Put Keras's mnist.npz ...
+    """
     for candidate in _candidates(path):
         if os.path.isdir(candidate):
             parts = _idx_files(candidate)
