@@ -107,6 +107,8 @@ class Metric:
     0.0
     """
 
+    _direction = None  # "up" or "down" where it is clear which way is better
+
     def __init__(self, dtype=None, name=None):
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._dtype = dtypes.as_dtype(dtype or "float32")
@@ -841,7 +843,14 @@ _FUNCTIONS = (accuracy, binary_accuracy, categorical_accuracy, sparse_categorica
 _OBJECTS = {cls.__name__: cls for cls in _CLASSES}
 _OBJECTS.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 _OBJECTS.update({fn.__name__: fn for fn in _FUNCTIONS if fn.__name__ not in _OBJECTS})
-_OBJECTS.update({"mse": MeanSquaredError, "MSE": MeanSquaredError})
+_OBJECTS.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": mean_absolute_error,
+                 "MAE": mean_absolute_error})
+
+# Which way is better, for callbacks' mode="auto" (Keras 3 keeps the same on its metrics)
+for _cls in (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+             TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC):
+    _cls._direction = "up"
+MeanSquaredError._direction = "down"
 
 
 def serialize(metric):

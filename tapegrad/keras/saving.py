@@ -123,6 +123,11 @@ def load_weights(model, filepath, skip_mismatch=False) -> None:
             except _FileError:
                 raise
             except ValueError as e:  # this object does not match the file: the others may
+                if _is_optimizer(obj):
+                    # Keras 3 too: a freshly compiled optimizer (not built yet) keeps its own state
+                    warnings.warn(f"Skipping variable loading for optimizer '{getattr(obj, 'name', obj)}': "
+                                  f"{e}", stacklevel=3)
+                    continue
                 failures.append((obj, e))
     if failures:
         obj, error = failures[0]
@@ -135,6 +140,11 @@ def load_weights(model, filepath, skip_mismatch=False) -> None:
     for variables, arrays in plan:
         for v, array in zip(variables, arrays):
             v.assign(array)
+
+
+def _is_optimizer(obj) -> bool:
+    from .optimizers import Optimizer
+    return isinstance(obj, Optimizer)
 
 
 def read_weights(filepath) -> dict:

@@ -142,3 +142,14 @@ def normalize(x, axis=-1, order=2):
     else:
         norm = tf_pow(reduce_sum(tf_pow(tf_abs(x), float(order)), axis=axis, keepdims=True), 1.0 / order)
     return x / maximum(norm, epsilon())
+
+
+def __getattr__(name):
+    """keras.utils also offers the progress bar and the (x, y, sample_weight) helpers fit uses."""
+    if name == "Progbar":
+        from .callbacks import Progbar
+        return Progbar
+    if name in ("unpack_x_y_sample_weight", "pack_x_y_sample_weight"):
+        from .models import training
+        return getattr(training, name)
+    raise AttributeError(f"module 'tapegrad.keras.utils' has no attribute {name!r}")
