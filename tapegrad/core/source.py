@@ -29,14 +29,24 @@ def user_frame(depth: int = 1):
     return None
 
 
+# Generated code (a compiled tf.function): its file name -> {line: the user's site it came from}
+generated: dict[str, dict] = {}
+
+
 def user_site(depth: int = 1):
     """(code, instruction offset) of the user's frame: cheap to keep, turned into a line when shown.
 
     The offset, not f_lineno: computing a line number walks the code's line table, and this
-    runs for every recorded op.
+    runs for every recorded op.  A line of generated code stands for the user's line it was
+    generated from.
     """
     frame = user_frame(depth + 1)
-    return None if frame is None else (frame.f_code, frame.f_lasti)
+    if frame is None:
+        return None
+    lines = generated.get(frame.f_code.co_filename)
+    if lines is not None:
+        return lines.get(frame.f_lineno, (frame.f_code, frame.f_lasti))
+    return frame.f_code, frame.f_lasti
 
 
 def site_line(site) -> int | None:

@@ -17,6 +17,8 @@ import keyword
 import linecache
 import re
 
+from ..core.source import generated
+
 _serial = itertools.count()
 
 
@@ -32,7 +34,7 @@ def _identifier(name: str, taken: set) -> str:
 
 
 def generate(graph):
-    """(source, globals) of a function `graph.name` mapping input arrays to output arrays."""
+    """(source, globals, name, {line: user site}) of a function mapping input arrays to output arrays."""
     taken = {"np"}
     env: dict = {}
     local: dict = {}
@@ -58,7 +60,9 @@ def generate(graph):
 
     fn_name = _identifier(graph.name, taken)
     lines = [f"def {fn_name}({', '.join(args)}):"]
+    sites = {}  # generated line -> the user's site of the node on it
     for n, node in enumerate(graph.nodes):
+        sites[len(lines) + 1] = node.site
         outs = [local.setdefault(o, _identifier(graph.names[o], taken)) for o in node.out_ids]
         if node.op is not None:
             kernel = _identifier("_" + node.op.name, taken)
@@ -79,7 +83,7 @@ def generate(graph):
         if dead:
             lines.append(f"    del {', '.join(dead)}")
     lines.append(f"    return ({''.join(ref(i) + ', ' for i in graph.outputs)})")
-    return "\n".join(lines) + "\n", env, fn_name
+    return "\n".join(lines) + "\n", env, fn_name, sites
 
 
 def _where(node) -> str:
@@ -89,8 +93,9 @@ def _where(node) -> str:
 
 def compile_graph(graph):
     """The compiled function (arrays in, tuple of arrays out) and its source."""
-    source, env, fn_name = generate(graph)
+    source, env, fn_name, sites = generate(graph)
     filename = f"<tf.function {graph.name} #{next(_serial)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    generated[filename] = {line: site for line, site in sites.items() if site is not None}
     exec(compile(source, filename, "exec"), env)  # noqa: S102 - our own generated source
     return env[fn_name], source
