@@ -37,6 +37,7 @@ def child(directory, log):
         os.write(log, b"%d\\n" % int(step.numpy()))  # after save() returned: this one must survive
 
 directory, log_path = sys.argv[1], sys.argv[2]
+tf.train.CheckpointManager(tf.train.Checkpoint(step=tf.Variable(0)), directory)  # imports all a child needs
 while sys.stdin.readline():
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     pid = os.fork()
