@@ -149,20 +149,29 @@ def _eqn(op, params, tensors, out) -> Eqn:
     if out._id == 0:
         out._id = next_id()
     if op.saves_inputs:
-        if len(tensors) == 2:
-            x, y = tensors
-            in_ids = (x._id, y._id)
-            inputs = tensors if type(x) is not Variable and type(y) is not Variable else \
-                (_snapshot(x) if type(x) is Variable else x, _snapshot(y) if type(y) is Variable else y)
-        else:
-            in_ids = tuple([t._id for t in tensors])
-            inputs = tuple([_snapshot(t) if type(t) is Variable else t for t in tensors])
+        inputs = tensors
+        for t in tensors:
+            if type(t) is Variable:  # keep the value read now, not the variable
+                inputs = tuple([_snapshot(t) if type(t) is Variable else t for t in tensors])
+                break
     else:
-        in_ids = tuple([t._id for t in tensors])
-        inputs = tuple([Abstract(t._value.shape, t._value.dtype) for t in tensors])
-    v = out._value
-    return tuple.__new__(Eqn, (op, params, in_ids, tuple(inputs), (out._id,),
-                               out if op.saves_out else Abstract(v.shape, v.dtype), user_site(4)))
+        inputs = tuple([abstract(t._value) for t in tensors])
+    return tuple.__new__(Eqn, (op, params, tuple([t._id for t in tensors]), tuple(inputs), (out._id,),
+                               out if op.saves_out else abstract(out._value), user_site(4)))
+
+
+_abstracts: dict = {}
+
+
+def abstract(value) -> Abstract:
+    """The (shared, immutable) Abstract of an array's shape and dtype."""
+    key = (value.shape, value.dtype)
+    a = _abstracts.get(key)
+    if a is None:
+        if len(_abstracts) > 4096:  # shapes seen in a long run are few; this only bounds odd cases
+            _abstracts.clear()
+        a = _abstracts[key] = Abstract(value.shape, value.dtype)
+    return a
 
 
 def staged(trace_result=None):
@@ -249,7 +258,8 @@ class Op:
                     value = self.impl(x._value, y._value, **params)
                 except _OP_ERRORS as e:
                     raise _error(self, args, params, e) from None
-                out = Tensor(value)
+                out = _new_tensor(Tensor)
+                out._value, out._id = value, 0
                 if state.active:
                     _after(self, args, out, params)
                 return out
@@ -345,7 +355,8 @@ def apply(op: Op, tensors, params) -> Tensor:
         value = op.impl(*[t._value for t in tensors], **params)
     except _OP_ERRORS as e:
         raise _error(op, tensors, params, e) from None
-    out = Tensor(value)
+    out = _new_tensor(Tensor)
+    out._value, out._id = value, 0
     if state.active:
         _after(op, tensors, out, params)
     return out
@@ -457,12 +468,36 @@ class _PerInput:
 
 
 def _attach_method(method_name: str, op: Op) -> None:
-    if method_name in _REFLECTED:
-        setattr(Tensor, method_name, lambda self, other: op(other, self))
+    if op.n_in == 2 and method_name.startswith("__"):
+        setattr(Tensor, method_name, _binary_operator(op, reflected=method_name in _REFLECTED))
     elif method_name.startswith("__"):
         setattr(Tensor, method_name, lambda self, *a: op(self, *a))
     else:
         setattr(Tensor, method_name, lambda self, *a, **k: op(self, *a, **k))
+
+
+def _binary_operator(op: Op, reflected: bool):
+    """``x * y`` and friends: Op.__call__'s binary fast path inlined, one Python frame per operator."""
+    impl, params = op.impl, op.param_defaults
+
+    def operator(self, other):
+        x, y = (other, self) if reflected else (self, other)
+        if type(x) is Tensor and type(y) is Tensor and x._value.dtype is y._value.dtype:
+            try:
+                value = impl(x._value, y._value, **params)
+            except _OP_ERRORS as e:
+                raise _error(op, (x, y), params, e) from None
+            out = _new_tensor(Tensor)
+            out._value, out._id = value, 0
+            if state.active:
+                _after(op, (x, y), out, params)
+            return out
+        return op(x, y)
+    operator.__name__ = f"__{'r' if reflected else ''}{op.name}__"
+    return operator
+
+
+_new_tensor = object.__new__  # a Tensor without the __init__ call: the hot path makes many
 
 
 def method(name: str):

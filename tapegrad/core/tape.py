@@ -115,11 +115,15 @@ class GradientTape:
 
     def _pop(self):
         tapes = state.tapes
-        for i in range(len(tapes) - 1, -1, -1):
-            if tapes[i] is self:
-                del tapes[i]
-                break
-        state.refresh()
+        if tapes and tapes[-1] is self:  # the usual case: tapes close in the order they opened
+            tapes.pop()
+        else:
+            for i in range(len(tapes) - 1, -1, -1):
+                if tapes[i] is self:
+                    del tapes[i]
+                    break
+        if not tapes:
+            state.refresh()
         self._recording = False
 
     # -- watching ------------------------------------------------------------------
@@ -127,7 +131,7 @@ class GradientTape:
         """Track `tensor` (or a nest of tensors/variables) so gradients flow to it."""
         if self._eqns is None:
             self._fresh()
-        for t in flatten(tensor):
+        for t in ((tensor,) if type(tensor) is Tensor else flatten(tensor)):
             if not isinstance(t, Tensor):
                 raise ValueError(f"Passed in object {t} of type {type(t).__name__!r}, not tf.Tensor "
                                  f"or tf.Variable or ExtensionType.")
