@@ -25,6 +25,7 @@ from .ops.array import *  # noqa: F401,F403
 from .ops.reduce import *  # noqa: F401,F403
 from .ops.linalg import einsum, matmul, tensordot  # noqa: F401
 from .ops.clip import *  # noqa: F401,F403
+from .ops.control_flow import cond, while_loop  # noqa: F401
 from .ops.math import abs, pow, round  # noqa: A004 - TF's names shadow builtins on purpose
 from .ops.array import range, slice  # noqa: A004
 from .ops.logging import print_ as print  # noqa: A004 - tf.print

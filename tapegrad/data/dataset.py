@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from ..core.op import state as _op_state
 from ..core import dtypes
 from ..core.shape import TensorShape
 from ..core.tensor import Tensor, Variable, convert_to_array
@@ -510,6 +511,9 @@ class Dataset:
         >>> int(next(it)), int(it.get_next())
         (0, 1)
         """
+        if _op_state.graph is not None:
+            from ..function.graph import RunEagerly
+            raise RunEagerly("it iterates over a tf.data.Dataset")
         return Iterator(self)
 
     def as_numpy_iterator(self) -> Iterator:

@@ -18,6 +18,7 @@ import linecache
 import re
 
 from ..core.source import generated
+from .graph import GuardFailed, _where as where
 
 _serial = itertools.count()
 
@@ -64,31 +65,33 @@ def generate(graph):
     for n, node in enumerate(graph.nodes):
         sites[len(lines) + 1] = node.site
         outs = [local.setdefault(o, _identifier(graph.names[o], taken)) for o in node.out_ids]
-        if node.op is not None:
-            kernel = _identifier("_" + node.op.name, taken)
-            env[kernel] = functools.partial(node.op.impl, **node.params) if node.params else node.op.impl
+        if node.guard is not None:
+            check = _identifier("_guard", taken)
+            env[check] = node.guard
+            env["_GuardFailed"] = GuardFailed
+            effects_before = any(m.call is not None for m in graph.nodes[:n])
+            text = f"if not {check}({ref(node.in_ids[0])}): raise _GuardFailed({n}, {effects_before})"
         else:
-            kernel = _identifier("_call_" + node.call.name.split(".")[-1], taken)
-            env[kernel] = node.call
-        call = f"{kernel}({', '.join(ref(i) for i in node.in_ids)})"
-        if node.op is not None:
-            text = f"{outs[0]} = {call}"
-        elif outs:
-            text = f"{', '.join(outs)}, = {call}"
-        else:
-            text = call
-        lines.append(f"    {text}  # {_where(node)}")
+            if node.op is not None:
+                kernel = _identifier("_" + node.op.name, taken)
+                env[kernel] = functools.partial(node.op.impl, **node.params) if node.params else node.op.impl
+            else:
+                kernel = _identifier("_call_" + node.call.name.split(".")[-1], taken)
+                env[kernel] = node.call
+            call = f"{kernel}({', '.join(ref(i) for i in node.in_ids)})"
+            if node.op is not None:
+                text = f"{outs[0]} = {call}"
+            elif outs:
+                text = f"{', '.join(outs)}, = {call}"
+            else:
+                text = call
+        lines.append(f"    {text}  # {where(node.site)}")
         dead = sorted({local[i] for i in node.in_ids if last_use.get(i) == n and i not in outputs
                        and i in local and i not in graph.constants and i not in graph.inputs})
         if dead:
             lines.append(f"    del {', '.join(dead)}")
     lines.append(f"    return ({''.join(ref(i) + ', ' for i in graph.outputs)})")
     return "\n".join(lines) + "\n", env, fn_name, sites
-
-
-def _where(node) -> str:
-    from .graph import _where as where
-    return where(node.site)
 
 
 def compile_graph(graph):

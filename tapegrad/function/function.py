@@ -27,7 +27,7 @@ from ..core.tensor import Tensor, Variable, convert_to_array
 from ..ops.array import identity
 from .. import config
 from .codegen import compile_graph
-from .graph import Graph
+from .graph import Graph, GuardFailed, RunEagerly
 
 logger = logging.getLogger("tapegrad")
 
@@ -185,6 +185,7 @@ class Function:
         self._concrete: list[ConcreteFunction] = []   # traced signatures, in trace order
         self._by_exact: dict = {}                     # exact call type -> (concrete, compiled, graph)
         self._tracing_count = 0
+        self._eager_reason = None   # why this function runs its Python eagerly, if it must
         self._descriptor_cache = weakref.WeakKeyDictionary()
         if self._input_signature is not None:
             for spec in self._input_signature:
@@ -234,7 +235,7 @@ class Function:
 
     # -- calling ----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if config.functions_run_eagerly() or state.active:
+        if config.functions_run_eagerly() or state.active or self._eager_reason is not None:
             # debugging, or inside another trace (inlined, as TF), or under an outer tape or
             # accumulator (so gradients flow through the function's ops)
             return self._python_function(*args, **kwargs)
@@ -243,7 +244,13 @@ class Function:
         concrete = self._find(key)
         traced = concrete is None
         if traced:
-            concrete, _ = self._trace(bound, key)
+            try:
+                concrete, _ = self._trace(bound, key)
+            except RunEagerly as reason:
+                self._tracing_count += 1
+                self._eager_reason = str(reason)
+                logger.info("tf.function %s runs eagerly: %s", self.__name__, reason)
+                return self._python_function(*args, **kwargs)
         self._note_call(traced)
         return self._call_bound(concrete, bound, key)
 
@@ -256,12 +263,16 @@ class Function:
         return self._call_bound(concrete, bound, key)
 
     def _call_bound(self, concrete, bound, key):
-        runner = self._by_exact.get(key)
-        if runner is None:  # a shape the signature takes but this program was not specialised for
-            runner = self._specialise(concrete, bound, key)
-        compiled, graph = runner
-        outputs = compiled(*_flat_arrays(bound))
-        return _pack(graph.output_structure, outputs)
+        arrays = _flat_arrays(bound)
+        for compiled, graph in self._by_exact.get(key, ()):  # programs for this exact type
+            try:
+                return _pack(graph.output_structure, compiled(*arrays))
+            except GuardFailed as failed:  # a Python decision on a tensor went the other way
+                if failed.after_effect:
+                    raise _guard_after_effect(graph, failed) from None
+        # a shape (or decision) no program was specialised for: run the Python function again
+        compiled, graph = self._specialise(concrete, bound, key)
+        return _pack(graph.output_structure, compiled(*arrays))
 
     # -- binding and keys ----------------------------------------------------------------------
     def _bind(self, args, kwargs):
@@ -321,16 +332,17 @@ class Function:
         concrete = ConcreteFunction(self, signature, graph, compiled, source)
         self._concrete.append(concrete)
         if exact:
-            self._by_exact[key] = (compiled, graph)
+            self._by_exact.setdefault(key, []).insert(0, (compiled, graph))
         return concrete, graph
 
     def _specialise(self, concrete, bound, key):
         graph, compiled, _ = self._trace_graph(bound, first=False)
-        self._by_exact[key] = (compiled, graph)
+        self._by_exact.setdefault(key, []).insert(0, (compiled, graph))
         return compiled, graph
 
     def _trace_graph(self, bound, first: bool):
         graph = Graph(self.__name__)
+        graph.autograph = bool(self._autograph)
         args, kwargs = _placeholders(graph, bound)
 
         def created(var):
@@ -383,6 +395,16 @@ class Function:
         hint = "; pass reduce_retracing=True" if any("shape" in c for c in changes) and \
             not self._reduce_retracing else ""
         return "\nThe last retrace was caused by " + "; ".join(changes) + hint + "."
+
+
+def _guard_after_effect(graph, failed) -> RuntimeError:
+    node = graph.nodes[failed.node_index]
+    from .graph import _where
+    return RuntimeError(
+        f"tf.function {graph.name}: the Python decision at {_where(node.site)} on a tensor's value went "
+        f"the other way this call, after a stateful call (optimizer or metric update, assign, tf.print) "
+        f"had already run, so the call cannot be redone. Make the decision before the stateful calls, "
+        f"use tf.where for an elementwise choice, or run eagerly (tf.config.run_functions_eagerly).")
 
 
 # -- arguments ----------------------------------------------------------------------------------------

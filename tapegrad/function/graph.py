@@ -47,32 +47,42 @@ class SymbolicTensor(Tensor):
                                   f"array. {_GRAPH_HINT}")
 
     def __bool__(self):
+        graph = state.graph
+        if graph is not None and graph.autograph:
+            return graph.guard(self, bool)
         raise OperatorNotAllowedInGraphError(
-            "Using a symbolic `tf.Tensor` as a Python `bool` is not allowed. Write the condition with "
-            "tf.cond (or tf.where for elementwise choices), or move it out of the tf.function. "
-            + _GRAPH_HINT)
+            "Using a symbolic `tf.Tensor` as a Python `bool` is not allowed: AutoGraph is disabled in "
+            "this function (autograph=False). Write the condition with tf.cond (or tf.where for "
+            "elementwise choices), or move it out of the tf.function. " + _GRAPH_HINT)
 
-    def _no_python_value(self, what):
+    def _python_value(self, kind, what):
+        graph = state.graph
+        if graph is not None and graph.autograph and self._value.ndim == 0:
+            return graph.guard(self, kind)
         raise TypeError(f"Cannot use the symbolic tensor {self._graph_name()} as a Python {what} inside a "
                         f"tf.function. {_GRAPH_HINT}")
 
     def __index__(self):
-        self._no_python_value("index")
+        return self._python_value(int, "index")
 
     def __int__(self):
-        self._no_python_value("int")
+        return self._python_value(int, "int")
 
     def __float__(self):
-        self._no_python_value("float")
+        return self._python_value(float, "float")
 
     def __len__(self):
         raise TypeError(f"len is not well defined for symbolic Tensors ({self._graph_name()}). Please "
                         f"call `x.shape` rather than `len(x)` for shape information.")
 
     def __iter__(self):
-        raise OperatorNotAllowedInGraphError(
-            f"Iterating over a symbolic `tf.Tensor` ({self._graph_name()}) is not allowed: iterate over "
-            f"tf.range(n) and index, or over x.shape. " + _GRAPH_HINT)
+        graph = state.graph
+        if graph is None or not graph.autograph or self._value.ndim == 0:
+            raise OperatorNotAllowedInGraphError(
+                f"Iterating over a symbolic `tf.Tensor` ({self._graph_name()}) is not allowed here: iterate "
+                f"over tf.range(n) and index, or over x.shape. " + _GRAPH_HINT)
+        # AutoGraph's `for x in tensor`: unrolled, the program specialised to this length
+        return (self[i] for i in range(len(self._value)))
 
     def __format__(self, spec):
         if spec:
@@ -87,17 +97,49 @@ class SymbolicTensor(Tensor):
 
 
 class Node:
-    """One step of the program: an op application, or a staged Python call."""
+    """One step of the program: an op application, a staged Python call, or a guard."""
 
-    __slots__ = ("op", "params", "in_ids", "out_ids", "site", "call")
+    __slots__ = ("op", "params", "in_ids", "out_ids", "site", "call", "guard")
 
-    def __init__(self, op, params, in_ids, out_ids, site, call=None):
-        self.op, self.params, self.in_ids, self.out_ids, self.site, self.call = \
-            op, params, in_ids, out_ids, site, call
+    def __init__(self, op, params, in_ids, out_ids, site, call=None, guard=None):
+        self.op, self.params, self.in_ids, self.out_ids, self.site, self.call, self.guard = \
+            op, params, in_ids, out_ids, site, call, guard
 
     @property
     def name(self) -> str:
-        return self.op.name if self.op is not None else self.call.name
+        if self.op is not None:
+            return self.op.name
+        return self.call.name if self.call is not None else "guard"
+
+
+class Guard:
+    """A Python decision taken on a tensor's value while tracing (``if x > 0:``, ``int(n)``).
+
+    The compiled program is specialised to it: when a call's value would decide otherwise,
+    the program stops (before any staged call ran, or with a clear error) and the function
+    is specialised again for the new decision - AutoGraph's effect, by specialisation.
+    """
+
+    __slots__ = ("kind", "expected")
+
+    def __init__(self, kind, expected):
+        self.kind, self.expected = kind, expected
+
+    def __call__(self, array) -> bool:
+        return self.kind(array[()] if isinstance(array, np.ndarray) else array) == self.expected
+
+
+class RunEagerly(Exception):
+    """Raised while tracing by code a graph cannot hold (iterating a Dataset): the function then
+    runs its Python eagerly on every call - correct, only not compiled."""
+
+
+class GuardFailed(Exception):
+    """A compiled program met a value that its guards were not specialised for."""
+
+    def __init__(self, node_index, after_effect):
+        super().__init__(node_index)
+        self.node_index, self.after_effect = node_index, after_effect
 
 
 class StagedCall:
@@ -131,6 +173,7 @@ class Graph:
         self.specs: dict = {}              # id -> (shape, numpy dtype)
         self.names: dict = {}              # id -> name shown in the printed graph
         self.created_variables: list = []
+        self.autograph = True              # Python decisions on tensors become guards
         self._counts: dict = {}
 
     # -- recording ------------------------------------------------------------------------
@@ -181,6 +224,12 @@ class Graph:
         out.__class__ = SymbolicTensor
         self.nodes.append(Node(op, params, in_ids, (out._id,), user_site(3)))
 
+    def guard(self, t: Tensor, kind):
+        """Take a Python decision on t's value now; the compiled program checks it on every call."""
+        value = kind(t._value[()] if isinstance(t._value, np.ndarray) else t._value)
+        self.nodes.append(Node(None, {}, (self._use(t),), (), user_site(3), guard=Guard(kind, value)))
+        return value
+
     def stage(self, fn, args, kwargs, trace_result, name: str):
         """Record a staged call of fn(*args, **kwargs); return what tracing continues with."""
         # an iterator argument (zip(grads, vars)) is used up once: keep its items for every run
@@ -217,6 +266,8 @@ class Graph:
         for node in self.nodes:
             outs = " ".join(self.var(i) for i in node.out_ids) or "()"
             params = ", ".join(f"{k}={_param_repr(v)}" for k, v in node.params.items())
+            if node.guard is not None:
+                params = f"{node.guard.kind.__name__}=={node.guard.expected!r}"
             head = node.name + (f"[{params}]" if params else "")
             body.append((f"    {outs} = {head} {' '.join(self.names[i] for i in node.in_ids)}".rstrip(),
                          _where(node.site)))

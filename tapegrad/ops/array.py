@@ -92,7 +92,9 @@ def range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:
     """
     if limit is None:
         start, limit = 0, start
-    vals = [convert_to_array(v) for v in (start, limit, delta)]
+    # a tensor bound gives its Python value (inside tf.function: a guard on it)
+    vals = [np.asarray(int(v) if v.dtype.is_integer else float(v), dtype=v._value.dtype)
+            if isinstance(v, Tensor) else convert_to_array(v) for v in (start, limit, delta)]
     if dtype is None:
         kinds = {v.dtype.kind for v in vals}
         dt = np.float32 if "f" in kinds else np.int32
