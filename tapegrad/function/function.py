@@ -27,6 +27,7 @@ from ..core.tensor import Tensor, Variable, convert_to_array
 from ..ops.array import identity
 from .. import config
 from .codegen import compile_graph
+from .passes import optimize
 from .graph import Graph, GuardFailed, RunEagerly
 
 logger = logging.getLogger("tapegrad")
@@ -364,7 +365,7 @@ class Function:
             _creation_listeners.remove(created)
             state.graph = saved
             state.refresh()
-        compiled, source = compile_graph(graph)
+        compiled, source = compile_graph(optimize(graph))
         return graph, compiled, source
 
     # -- the retracing warning ---------------------------------------------------------------

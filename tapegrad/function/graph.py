@@ -195,8 +195,8 @@ class Graph:
     def _use(self, t: Tensor) -> int:
         """The id a node reads t by: defined here, a variable by reference, or a constant by value."""
         tid = t._id
-        if tid and tid in self.specs and tid not in self.constants and tid not in self.variables:
-            return tid
+        if tid and tid in self.specs and tid not in self.constants:
+            return tid  # defined here, or a variable (a tape's snapshot of one has its id)
         if isinstance(t, Variable):
             self.variables[tid] = t
             self.specs.setdefault(tid, (t._value.shape, t._value.dtype))
