@@ -224,6 +224,11 @@ class Graph:
         out.__class__ = SymbolicTensor
         self.nodes.append(Node(op, params, in_ids, (out._id,), user_site(3)))
 
+    def next_random_seed(self) -> int:
+        """The op seed of the next unseeded random op traced here (TF: the graph's op count)."""
+        self._random_ops = getattr(self, "_random_ops", 0) + 1
+        return self._random_ops
+
     def guard(self, t: Tensor, kind):
         """Take a Python decision on t's value now; the compiled program checks it on every call."""
         value = kind(t._value[()] if isinstance(t._value, np.ndarray) else t._value)

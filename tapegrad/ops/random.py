@@ -69,6 +69,10 @@ class RandomState:
     def generator(self, seeds) -> np.random.Generator:
         """The stream of a seed pair, created on first use; a fresh one for a stateless seed;
         OS entropy for None."""
+        if _op_state.graph is not None and seeds is not None and seeds[0] != _STATELESS:
+            # tracing only needs shapes: draw from a scratch stream, so the real one is used
+            # by the calls alone (a retrace in a resumed run must not move it)
+            return _philox(0, 0)
         if seeds is None:
             return self._entropy
         if seeds[0] == _STATELESS:
@@ -151,7 +155,13 @@ def set_seed(seed) -> None:
 def _seeded(seed):
     """A function applying a random op with the seed pair TF would use for op seed `seed`."""
     def draw(op, *tensors, **params) -> Tensor:
-        seeds, one_call = STATE.resolve(seed)
+        op_seed = seed
+        graph = _op_state.graph
+        if op_seed is None and graph is not None and STATE.global_seed is not None:
+            # TF's graph rule: an unseeded op's seed is its position among the graph's random ops,
+            # so every trace of a function (a resumed run's too) draws from the same streams
+            op_seed = graph.next_random_seed()
+        seeds, one_call = STATE.resolve(op_seed)
         try:
             return op(*tensors, seeds=seeds, **params)
         finally:

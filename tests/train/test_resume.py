@@ -75,14 +75,7 @@ def _run(tmp_path, env, directory, epochs, out, dropout, traced):
         return dict(saved)
 
 
-TRACED_RANDOM = pytest.mark.xfail(strict=True, reason=(
-    "tf.function resolves an unseeded random op's seed when it traces, from the global op-seed sequence, "
-    "so the retrace in a resumed process draws from another stream; TF derives it from the traced graph "
-    "(its op count), which would name the same stream, whose position the checkpoint restores"))
-
-
-@pytest.mark.parametrize("dropout, traced", [(False, True), (True, False), pytest.param(True, True,
-                                                                                       marks=TRACED_RANDOM)],
+@pytest.mark.parametrize("dropout, traced", [(False, True), (True, False), (True, True)],
                          ids=["seed-loop", "dropout-eager", "dropout-traced"])
 def test_resumed_run_equals_uninterrupted_run(tmp_path, checkout_env, dropout, traced):
     def run(directory, epochs, out):
