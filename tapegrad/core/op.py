@@ -310,6 +310,10 @@ class Op:
                 break
         out = []
         for i, a in enumerate(args):
+            if getattr(a, "_symbolic", False) and state.graph is None:
+                raise TypeError(f"{a!r} is out of scope and cannot be used here: it was made while a "
+                                f"tf.function traced. Return it from the function instead of keeping it "
+                                f"(at {format_site(user_site())})")
             if isinstance(a, _TENSORS):
                 if anchor is not None and i in same and a._value.dtype != anchor:
                     raise InvalidArgumentError(_message(

@@ -271,6 +271,9 @@ class Function:
             except GuardFailed as failed:  # a Python decision on a tensor went the other way
                 if failed.after_effect:
                     raise _guard_after_effect(graph, failed) from None
+            except _KERNEL_ERRORS as e:
+                # keep the traceback: it goes through the generated line that failed
+                raise _kernel_error(graph, e).with_traceback(e.__traceback__) from None
         # a shape (or decision) no program was specialised for: run the Python function again
         compiled, graph = self._specialise(concrete, bound, key)
         return _pack(graph.output_structure, compiled(*arrays))
@@ -280,6 +283,9 @@ class Function:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as e:
+            if self._input_signature is not None:
+                raise TypeError(f"Binding inputs to tf.function failed due to `{e}`. Received args: {args} "
+                                f"and kwargs: {kwargs} for signature: {self._signature}.") from None
             raise TypeError(f"{self.__name__}(): {e}") from None
         bound.apply_defaults()
         if self._input_signature is not None:
@@ -287,18 +293,34 @@ class Function:
         return bound
 
     def _check_signature(self, bound):
-        values = list(bound.arguments.values())
+        """Convert the arguments to tensors as the input_signature says; TF's error when one won't fit."""
         specs = self._input_signature
-        for i, (spec, value) in enumerate(zip(specs, values)):
-            for s, v in zip(_flat_specs(spec), _flat_values(value)):
-                t = v if isinstance(v, (Tensor, TensorSpec)) else Tensor(convert_to_array(v, s.dtype))
-                shape = tuple(t.shape)
-                if dtypes.as_dtype(t.dtype) != s.dtype or not s.shape.is_compatible_with(shape):
-                    got = TensorSpec(shape, t.dtype)
-                    raise TypeError(
-                        f"Binding inputs to tf.function failed due to `Can not cast {got!r} to {s!r}`. "
-                        f"Received args: {tuple(bound.args)} and kwargs: {bound.kwargs} for signature: "
-                        f"({', '.join(f'{n}: {sp!r}' for n, sp in zip(bound.arguments, specs))}).")
+        names = list(bound.arguments)
+
+        def fit(spec, value):
+            if not isinstance(spec, TensorSpec):  # a nested list/tuple of specs
+                if not isinstance(value, (list, tuple)) or len(value) != len(spec):
+                    fail(spec, value)
+                return type(value)(fit(s, v) for s, v in zip(spec, value))
+            if isinstance(value, TensorSpec):
+                t = value
+            else:
+                try:
+                    t = value if isinstance(value, Tensor) else Tensor(convert_to_array(value, spec.dtype))
+                except (TypeError, ValueError):
+                    fail(spec, value)
+            if dtypes.as_dtype(t.dtype) != spec.dtype or not spec.shape.is_compatible_with(tuple(t.shape)):
+                fail(spec, TensorSpec(tuple(t.shape), t.dtype))
+            return t
+
+        def fail(spec, got):
+            raise TypeError(
+                f"Binding inputs to tf.function failed due to `Can not cast {got!r} to {spec!r}`. "
+                f"Received args: {tuple(bound.args)} and kwargs: {bound.kwargs} for signature: "
+                f"({', '.join(f'{n}: {sp!r}' for n, sp in zip(names, specs))}).")
+
+        for name, spec in zip(names, specs):
+            bound.arguments[name] = fit(spec, bound.arguments[name])
 
     def _key(self, bound) -> tuple:
         return tuple(_trace_type(v) for v in bound.arguments.values())
@@ -348,12 +370,18 @@ class Function:
 
         def created(var):
             graph.created_variables.append((var, user_site(3)))
-            if not first:
+            if first:
+                return
+            where = f"(variable {var.name!r} created at {format_site(user_site(3))})"
+            if not self._concrete:  # the second trace of the first call: made on every trace
                 raise ValueError(
                     "tf.function only supports singleton tf.Variables created on the first call. Make "
                     "sure the tf.Variable is only created once or created outside tf.function. See "
                     "https://www.tensorflow.org/guide/function#creating_tfvariables for more information. "
-                    f"(variable {var.name!r} created at {format_site(user_site(3))})")
+                    + where)
+            self._tracing_count += 1  # TF counts the trace that raised
+            raise ValueError("Creating variables on a non-first call to a function decorated with "
+                             "tf.function. " + where)
 
         saved = state.graph
         state.graph, state.active = graph, True
@@ -396,6 +424,25 @@ class Function:
         hint = "; pass reduce_retracing=True" if any("shape" in c for c in changes) and \
             not self._reduce_retracing else ""
         return "\nThe last retrace was caused by " + "; ".join(changes) + hint + "."
+
+
+_KERNEL_ERRORS = (ValueError, IndexError, np.exceptions.AxisError)
+
+
+def _kernel_error(graph, error):
+    """A kernel failed inside compiled code: TF's error type, naming the op and the user's line."""
+    from ..core.source import generated
+    from ..errors import InvalidArgumentError, OpError
+    if isinstance(error, OpError):
+        return error
+    tb, node = error.__traceback__, None
+    while tb is not None:
+        lines = generated.get(tb.tb_frame.f_code.co_filename)
+        if lines is not None:
+            node = lines.get(tb.tb_lineno)
+        tb = tb.tb_next
+    where = f"\n  at {format_site(node)}" if node is not None else ""
+    return InvalidArgumentError(f"{error} (in tf.function {graph.name}){where}")
 
 
 def _guard_after_effect(graph, failed) -> RuntimeError:
@@ -456,14 +503,6 @@ def _flat_arrays(bound) -> list:
     for value in bound.arguments.values():
         _walk(value, leaf)
     return out
-
-
-def _flat_specs(spec):
-    return [spec] if isinstance(spec, TensorSpec) else [s for x in spec for s in _flat_specs(x)]
-
-
-def _flat_values(value):
-    return [value] if not isinstance(value, (list, tuple)) else [s for x in value for s in _flat_values(x)]
 
 
 def _spec_exact(key) -> bool:

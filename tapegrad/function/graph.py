@@ -20,6 +20,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.op import state
 from ..core.source import site_line, user_site
+from ..core.sparse import IndexedSlices
 from ..core.tape import flatten
 from ..core.tensor import Tensor, Variable, next_id
 from ..errors import OperatorNotAllowedInGraphError
@@ -32,6 +33,7 @@ class SymbolicTensor(Tensor):
     """A tensor inside a function being traced: usable in ops, not readable from Python."""
 
     __slots__ = ()
+    _symbolic = True  # core.op refuses it outside the graph that made it (a leaked tensor)
 
     def _graph_name(self) -> str:
         graph = state.graph
@@ -86,7 +88,8 @@ class SymbolicTensor(Tensor):
 
     def __format__(self, spec):
         if spec:
-            self._no_python_value("number in a format string")
+            raise TypeError(f"Cannot format the symbolic tensor {self._graph_name()} as a number inside a "
+                            f"tf.function. {_GRAPH_HINT}")
         return str(self)
 
     def __repr__(self):
@@ -328,17 +331,26 @@ def _split(args, kwargs):
             return type(x)(walk(v) for v in x)
         if isinstance(x, dict):
             return {k: walk(v) for k, v in x.items()}
-        if hasattr(x, "__tapegrad_dense__"):  # IndexedSlices: staged as its dense value
-            return walk(x.__tapegrad_dense__())
+        if isinstance(x, IndexedSlices):  # staged as its parts, so a sparse update stays sparse
+            return _SparseSlot(walk(x.values), walk(x.indices), x.dense_shape)
         return x
     structure = (walk(tuple(args)), walk(dict(kwargs)))
     return leaves, structure
+
+
+class _SparseSlot:
+    __slots__ = ("values", "indices", "dense_shape")
+
+    def __init__(self, values, indices, dense_shape):
+        self.values, self.indices, self.dense_shape = values, indices, dense_shape
 
 
 def _fill(structure, tensors):
     def walk(x):
         if isinstance(x, _Slot):
             return tensors[x.index]
+        if isinstance(x, _SparseSlot):
+            return IndexedSlices(walk(x.values), walk(x.indices), x.dense_shape)
         if isinstance(x, (list, tuple)):
             return type(x)(walk(v) for v in x)
         if isinstance(x, dict):

@@ -104,6 +104,9 @@ def eliminate_common_subexpressions(graph) -> None:
     kept = []
     for node in graph.nodes:
         node.in_ids = tuple(renames.get(i, i) for i in node.in_ids)
+        if node.call is not None:
+            # a staged call may assign variables: reads of them after it are new values
+            seen = {key: out for key, out in seen.items() if not any(i in graph.variables for i in key[2])}
         if _foldable(node):
             params = _param_key(node.params)
             if params is not None:

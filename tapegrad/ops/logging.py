@@ -14,26 +14,33 @@ __all__ = ["print_"]
 _KNOWN = {"output_stream", "summarize", "sep", "end", "name"}
 
 
-_FORMATTER = {"float_kind": lambda v: f"{v:g}", "int_kind": str, "bool": lambda v: str(int(v))}
+def _float(v) -> str:
+    """TF's float printing: the short form (6 or 15 digits) when it reads back exactly, else 9 or 17."""
+    short, full = (15, 17) if v.dtype == np.float64 else (6, 9)
+    text = f"{v:.{short}g}"
+    return text if v.dtype.type(text) == v else f"{v:.{full}g}"
 
 
-def _format(value, summarize: int) -> str:
+_FORMATTER = {"float_kind": _float, "int_kind": str, "bool": lambda v: str(int(v)),
+              "numpystr": lambda v: f'"{v}"'}
+
+
+def _format(value, summarize: int, top: bool = True) -> str:
     if isinstance(value, Tensor) or isinstance(value, np.ndarray):
         arr = np.asarray(value._value if isinstance(value, Tensor) else value)
-        if arr.dtype.kind in "US":
-            return str(arr) if arr.ndim else str(arr[()])
         threshold = sys.maxsize if summarize < 0 else 2 * summarize
-        # TF prints numbers like %g ("1.5", "2") and elides the middle beyond `summarize` per dim
+        # numbers without dtype, strings quoted, the middle elided beyond `summarize` per dim (TF)
         return np.array2string(arr, threshold=threshold, edgeitems=max(summarize, 1), separator=" ",
                                formatter=_FORMATTER, max_line_width=sys.maxsize)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_format(k, summarize)}: {_format(v, summarize)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_format(k, summarize, False)}: {_format(v, summarize, False)}"
+                               for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        inner = ", ".join(_format(v, summarize) for v in value)
+        inner = ", ".join(_format(v, summarize, False) for v in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner})"
     if hasattr(value, "__tapegrad_dense__"):
-        return _format(value.__tapegrad_dense__(), summarize)
-    return str(value)
+        return _format(value.__tapegrad_dense__(), summarize, top)
+    return str(value) if top or not isinstance(value, str) else repr(value)
 
 
 @staged()
@@ -44,7 +51,7 @@ def print_(*inputs, **kwargs) -> None:
     >>> tf.print("x:", tf.range(10), output_stream=sys.stdout)
     x: [0 1 2 ... 7 8 9]
     """
-    unknown = set(kwargs) - _KNOWN
+    unknown = {k: v for k, v in kwargs.items() if k not in _KNOWN}
     if unknown:
         raise ValueError(f"Unrecognized keyword arguments for tf.print: {unknown}")
     stream = kwargs.get("output_stream", sys.stderr)
