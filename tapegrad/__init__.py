@@ -30,15 +30,15 @@ from .ops.math import abs, pow, round  # noqa: A004 - TF's names shadow builtins
 from .ops.array import range, slice  # noqa: A004
 from .ops.logging import print_ as print  # noqa: A004 - tf.print
 from .function import function  # noqa: F401
-from . import math, linalg, nn, random, autodiff  # noqa: F401
+from . import math, linalg, autodiff  # noqa: F401
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """Load the heavier packages (keras, data, function, inspect) on first use: import stays fast."""
+    """Load the heavier packages (keras, data, nn, random, ...) on first use: import stays fast."""
     import importlib
-    if name in ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test"):
+    if name in ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test", "nn", "random"):
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module

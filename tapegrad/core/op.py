@@ -425,11 +425,7 @@ def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, meth
         elementwise cases (same shapes, and broadcasting ones).
     """
     def register(impl):
-        sig = inspect.signature(impl)
-        arg_names = [p.name for p in sig.parameters.values() if p.default is inspect.Parameter.empty]
-        param_defaults = {p.name: p.default for p in sig.parameters.values()
-                          if p.default is not inspect.Parameter.empty}
-        variadic = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in sig.parameters.values())
+        arg_names, param_defaults, variadic = _parameters(impl)
         n_in = -1 if variadic else len(arg_names)
         op_name = name or impl.__name__
         rules = vjp
@@ -456,6 +452,21 @@ def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, meth
 
 _REFLECTED = {"__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rfloordiv__", "__rmod__",
               "__rpow__", "__rmatmul__", "__rand__", "__ror__", "__rxor__"}
+
+
+def _parameters(impl):
+    """(tensor argument names, {param: default}, variadic) of a forward function.
+
+    Read from the code object rather than inspect.signature: it runs for every op at import.
+    """
+    code = impl.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    keyword_only = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    defaults = impl.__defaults__ or ()
+    n_tensors = len(positional) - len(defaults)
+    params = dict(zip(positional[n_tensors:], defaults))
+    params.update((k, (impl.__kwdefaults__ or {})[k]) for k in keyword_only)
+    return list(positional[:n_tensors]), params, bool(code.co_flags & inspect.CO_VARARGS)
 
 
 class _PerInput:

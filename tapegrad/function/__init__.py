@@ -1,13 +1,12 @@
 """``tf.function``: trace a Python function into a graph, run it as generated code.
 
 See function.py (trace cache and retracing rules), graph.py (the traced program and
-staged calls) and codegen.py (the graph as straight-line Python).
+staged calls), passes.py (optimisations, lint) and codegen.py (the graph as Python).
 """
 from __future__ import annotations
 
 import warnings
 
-from .function import ConcreteFunction, Function  # noqa: F401
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
@@ -33,7 +32,15 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
         raise TypeError(f"input_signature must be either a tuple or a list, got {type(input_signature)}.")
 
     def decorate(fn):
+        from .function import Function  # the compiler loads on first use: import tapegrad stays fast
         return Function(fn, input_signature=input_signature, reduce_retracing=reduce_retracing,
                         autograph=autograph, jit_compile=jit_compile)
 
     return decorate if func is None else decorate(func)
+
+
+def __getattr__(name):
+    if name in ("Function", "ConcreteFunction"):
+        from . import function as module
+        return getattr(module, name)
+    raise AttributeError(f"module 'tapegrad.function' has no attribute {name!r}")

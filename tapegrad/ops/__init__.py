@@ -1,2 +1,13 @@
-"""The op families.  Importing this package registers every primitive."""
-from . import math, array, reduce, linalg, nn, conv, random  # noqa: F401
+"""The op families, one module each.  ``import tapegrad`` loads the core families (they attach
+the Tensor operators); nn, conv and random load on first use of ``tf.nn``/``tf.random`` (or of
+Keras).  ``load_all()`` registers every primitive - what the registry's tests iterate."""
+from . import math, array, reduce, linalg  # noqa: F401
+
+FAMILIES = ("math", "array", "reduce", "linalg", "clip", "control_flow", "logging", "nn", "conv", "random")
+
+
+def load_all() -> None:
+    """Import every op family, so that ``core.op.REGISTRY`` holds every primitive."""
+    import importlib
+    for family in FAMILIES:
+        importlib.import_module(f"{__name__}.{family}")

@@ -15,6 +15,9 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import tapegrad as tf
 import tapegrad.test  # makes tf.test.check_gradients available
 from tapegrad.core.op import REGISTRY
+from tapegrad.ops import load_all
+
+load_all()
 
 BINARY_ELEMENTWISE = [op for op in REGISTRY.values()
                       if op.differentiable and op.n_in == 2 and op.cases is None]

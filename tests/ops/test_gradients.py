@@ -19,6 +19,9 @@ import pytest
 import tapegrad as tf
 import tapegrad.test  # makes tf.test.check_gradients available
 from tapegrad.core.op import REAL, REGISTRY
+from tapegrad.ops import load_all
+
+load_all()  # the registry's every family, not just those `import tapegrad` loads
 
 # Differentiable ops whose gradient is not itself differentiable: op name -> why.
 NO_SECOND_ORDER: dict[str, str] = {}
