@@ -251,18 +251,8 @@ class Op:
         else:
             params = self.param_defaults  # shared and never mutated
         if n == 2:
-            x, y = args
-            if type(x) is Tensor and type(y) is Tensor and x._value.dtype is y._value.dtype:
-                # the hot path of eager arithmetic, inlined: no conversion, no list building
-                try:
-                    value = self.impl(x._value, y._value, **params)
-                except _OP_ERRORS as e:
-                    raise _error(self, args, params, e) from None
-                out = _new_tensor(Tensor)
-                out._value, out._id = value, 0
-                if state.active:
-                    _after(self, args, out, params)
-                return out
+            if params is self.param_defaults:
+                return self._binary(*args)  # the operators' fast path (it converts when it must)
         elif n == 1 and type(args[0]) is Tensor:
             return apply(self, args, params)
         return apply(self, self._convert(args), params)
@@ -439,6 +429,8 @@ def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, meth
                 saves, domain, tuple(range(max(n_in, 0))) if same_dtype is None else tuple(same_dtype),
                 nondiff, batch_vjp, shape_rule)
         op.arg_names = tuple(arg_names) + tuple(param_defaults)
+        if n_in == 2:
+            op._binary = _binary_operator(op, reflected=False)
         op.cases = cases
         op.stateful = stateful
         if op_name in REGISTRY:
@@ -497,6 +489,7 @@ def _binary_operator(op: Op, reflected: bool):
 
     def operator(self, other):
         x, y = (other, self) if reflected else (self, other)
+        # the hot path of eager arithmetic: no conversion, no list building, one Python frame
         if type(x) is Tensor and type(y) is Tensor and x._value.dtype is y._value.dtype:
             try:
                 value = impl(x._value, y._value, **params)
@@ -507,7 +500,7 @@ def _binary_operator(op: Op, reflected: bool):
             if state.active:
                 _after(op, (x, y), out, params)
             return out
-        return op(x, y)
+        return apply(op, op._convert((x, y)), params)
     operator.__name__ = f"__{'r' if reflected else ''}{op.name}__"
     return operator
 
