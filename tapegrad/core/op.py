@@ -23,7 +23,6 @@ from operator import itemgetter
 
 import numpy as np
 
-from . import dtypes
 from .source import format_site, user_site
 from .tensor import Tensor, Variable, convert_to_array, next_id
 from ..errors import InvalidArgumentError
@@ -213,7 +212,7 @@ class Op:
     """A primitive: see the module docstring.  Calling it applies it to tensors."""
 
     def __init__(self, name, impl, n_in, param_names, param_defaults, vjps, jvps, saves,
-                 domain, same_dtype, nondiff_reason, batch_vjp, shape_rule):
+                 domain, same_dtype, nondiff_reason, batch_vjp):
         self.name = name
         self.impl = impl
         self.n_in = n_in
@@ -227,7 +226,6 @@ class Op:
         self.same_dtype = same_dtype
         self.nondiff_reason = nondiff_reason
         self.batch_vjp = batch_vjp
-        self.shape_rule = shape_rule
         self.__name__ = name
         self.__module__ = impl.__module__  # doctest collects an op's docstring only from its module
         self.__doc__ = impl.__doc__
@@ -399,7 +397,7 @@ def _record(op, tensors, out, params) -> None:
 
 
 def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, method=None,
-          nondiff=None, batch_vjp=False, shape_rule=None, name=None, cases=None, stateful=False):
+          nondiff=None, batch_vjp=False, name=None, cases=None, stateful=False):
     """Declare a primitive; see the module docstring.
 
     vjp/jvp: one rule per tensor input (None where an input gets no gradient).
@@ -427,7 +425,7 @@ def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, meth
                 None if vjp is None else rules if variadic else tuple(vjp),
                 None if jvp is None else _PerInput(jvp) if variadic else tuple(jvp),
                 saves, domain, tuple(range(max(n_in, 0))) if same_dtype is None else tuple(same_dtype),
-                nondiff, batch_vjp, shape_rule)
+                nondiff, batch_vjp)
         op.arg_names = tuple(arg_names) + tuple(param_defaults)
         if n_in == 2:
             op._binary = _binary_operator(op, reflected=False)

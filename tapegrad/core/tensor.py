@@ -12,7 +12,6 @@ import numpy as np
 
 from . import dtypes
 from .shape import TensorShape
-from ..errors import InvalidArgumentError
 
 # Unique ids for tensors a tape tracks.  0 means "never watched, never recorded";
 # ids are never reused, unlike id(), so a dead tensor cannot alias a new one.
@@ -360,10 +359,3 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
 
 def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
-
-
-def check_same_dtype(op_name: str, tensors) -> None:
-    first = tensors[0]._value.dtype
-    for t in tensors[1:]:
-        if t._value.dtype != first:
-            raise InvalidArgumentError(f"{op_name}: dtypes differ: {first.name} vs {t._value.dtype.name}")
