@@ -13,7 +13,6 @@ that traced), so it happens exactly once per call.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..core import dtypes
