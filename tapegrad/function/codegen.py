@@ -2,8 +2,9 @@
 
 One statement per node, each with the user's line it came from as a comment; values are
 deleted after their last use so memory is freed as early as in eager mode; variables are
-read by reference at the point of use.  The source is registered with linecache, so a
-traceback through compiled code shows the generated lines.
+read by reference at the point of use; an elementwise op whose input dies at it writes its
+result into that input's buffer (``out=``, see inplace.py).  The source is registered with
+linecache, so a traceback through compiled code shows the generated lines.
 
     def train_step(images, labels):
         conv2d = _k0(images, model_conv2d_kernel._value)    # quickstart.py:31
@@ -18,7 +19,9 @@ import linecache
 import re
 
 from ..core.source import generated
+from . import inplace
 from .graph import GuardFailed, _where as where
+from .passes import options
 
 _serial = itertools.count()
 
@@ -43,6 +46,8 @@ def generate(graph):
     for vid, var in graph.variables.items():
         env[_identifier("var_" + graph.names[vid], taken)] = var
     var_names = {vid: name for name, var in env.items() for vid in [var._id] if vid in graph.variables}
+    # warnings raised by kernels called from the generated code are tapegrad's, as the ops' own
+    env["__name__"] = "tapegrad.function.compiled"
     for cid, value in graph.constants.items():
         name = _identifier(graph.names[cid], taken)
         env[name] = value
@@ -59,6 +64,7 @@ def generate(graph):
             return f"{var_names[i]}._value"
         return local[i]
 
+    reuse = inplace.plan(graph) if options.inplace else {}
     fn_name = _identifier(graph.name, taken)
     lines = [f"def {fn_name}({', '.join(args)}):"]
     sites = {}  # generated line -> the user's site of the node on it
@@ -72,13 +78,23 @@ def generate(graph):
             effects_before = any(m.call is not None for m in graph.nodes[:n])
             text = f"if not {check}({ref(node.in_ids[0])}): raise _GuardFailed({n}, {effects_before})"
         else:
-            if node.op is not None:
-                kernel = _identifier("_" + node.op.name, taken)
-                env[kernel] = functools.partial(node.op.impl, **node.params) if node.params else node.op.impl
+            into = reuse.get(n)
+            if into is not None:
+                label, fn = inplace.kernel(node.op.name)
+                kernel = _identifier(label, taken)
+                env[kernel] = fn
+                target = ref(into.into)
+                if into.checks:
+                    target += f" if {' and '.join(f'{ref(i)}.flags.c_contiguous' for i in into.checks)} else None"
+                call = f"{kernel}({', '.join(ref(i) for i in node.in_ids)}, out={target})"
             else:
-                kernel = _identifier("_call_" + node.call.name.split(".")[-1], taken)
-                env[kernel] = node.call
-            call = f"{kernel}({', '.join(ref(i) for i in node.in_ids)})"
+                if node.op is not None:
+                    kernel = _identifier("_" + node.op.name, taken)
+                    env[kernel] = functools.partial(node.op.impl, **node.params) if node.params else node.op.impl
+                else:
+                    kernel = _identifier("_call_" + node.call.name.split(".")[-1], taken)
+                    env[kernel] = node.call
+                call = f"{kernel}({', '.join(ref(i) for i in node.in_ids)})"
             if node.op is not None:
                 text = f"{outs[0]} = {call}"
             elif outs:

@@ -26,10 +26,12 @@ _SMALL = 16  # constants up to this many elements are merged when equal
 class Options:
     """Switches for the optimisations, read when a function compiles (for measurements and tests).
 
-    simplify: the algebraic simplification pass.
+    simplify: the algebraic simplification pass.  inplace: codegen writes an elementwise
+    op's result into an input that dies at it (see inplace.py).
     """
 
     simplify = True
+    inplace = True
 
 
 options = Options()

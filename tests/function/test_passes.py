@@ -1,12 +1,15 @@
-"""Graph passes: algebraic simplification and lint.
+"""Graph passes and code generation: algebraic simplification, lint, and in-place buffer reuse.
 
-Each rewrite is shown on a small graph (printed before and after) and must not change values.
+Each rewrite is shown on a small graph (printed before and after) and must not change values;
+code that writes results into dying inputs must give the same bits as code that allocates, and
+never write into an input, a variable, a constant, a returned value or a staged call's array.
 """
 import numpy as np
 import pytest
 
 import tapegrad as tf
-from tapegrad.function import passes
+from tapegrad.core.op import REGISTRY
+from tapegrad.function import inplace, passes
 from tapegrad.function.passes import LintError, lint, options
 
 RNG = np.random.default_rng(3)
@@ -217,3 +220,235 @@ def test_lint_runs_after_every_pass(monkeypatch):
     monkeypatch.setattr(passes, "simplify", bad_simplify)
     with pytest.raises(LintError, match="after bad_simplify"):
         trace(lambda x, y: tf.exp(x) * 2.0, spec(2), spec(3))
+
+
+# -- in-place buffer reuse ---------------------------------------------------------------------------
+
+def compiled(switches, fn, *specs, inplace_on=True):
+    switches(inplace=inplace_on)
+    return trace(fn, *specs)
+
+
+def test_dense_relu_chain_writes_in_place(switches):
+    w = tf.Variable(RNG.standard_normal((5, 4)).astype(np.float32))
+    b = tf.Variable(RNG.standard_normal(4).astype(np.float32))
+
+    def f(x):
+        return tf.reduce_sum(tf.nn.relu(tf.matmul(x, w) + b) * 2.0, axis=0)
+    cf = compiled(switches, f, spec(3, 5))
+    assert "out=matmul)" in cf.code
+    assert "_relu_into(add, out=add)" in cf.code
+    off = compiled(switches, f, spec(3, 5), inplace_on=False)
+    assert "out=" not in off.code
+    x = rand(3, 5)
+    w_before, b_before = w.numpy().copy(), b.numpy().copy()
+    same(cf(x), off(x))
+    same(cf(x), f(x))
+    same(w.numpy(), w_before)
+    same(b.numpy(), b_before)
+
+
+UNARY = ["negative", "abs", "sign", "square", "sqrt", "exp", "expm1", "log", "log1p", "tanh", "sinh",
+         "cosh", "sin", "cos", "tan", "asin", "acos", "atan", "floor", "ceil", "relu", "rsqrt"]
+BINARY = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "floordiv", "floormod",
+          "relu_grad"]
+
+
+def special_values(shape, dtype=np.float32):
+    x = RNG.standard_normal(shape).astype(dtype) * 3
+    flat = x.reshape(-1)
+    flat[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30][:flat.size]
+    return x
+
+
+@pytest.mark.parametrize("name", UNARY + BINARY + ["clip_by_value"])
+def test_in_place_kernels_give_the_ops_bits(name):
+    op = REGISTRY[name]
+    kernel = inplace.KERNELS[name]
+    x = special_values((7, 5))
+    args = {1: (x,), 2: (x, special_values((5,))), 3: (x, np.float32(-0.5), np.float32(0.7))}[
+        len(op.arg_names) - len(op.param_defaults)]
+    with np.errstate(all="ignore"):
+        expected = op.impl(*args)
+        into = args[0].copy()
+        got = kernel(into, *args[1:], out=into)
+        fresh = kernel(*args)
+    assert got is into
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(fresh.view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("name", sorted(inplace.FRESH))
+def test_fresh_ops_return_new_c_contiguous_arrays(name):
+    import tapegrad.ops.conv  # noqa: F401 - registers the convolutions
+    op = REGISTRY[name]
+    x = RNG.standard_normal((2, 5, 5, 3)).astype(np.float32)
+    w = RNG.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    g = RNG.standard_normal((2, 3, 3, 4)).astype(np.float32)
+    cases = {"matmul": ((x[0, 0], x[0, 0].T), {}), "conv2d": ((x, w), {}),
+             "conv2d_backprop_input": ((w, g), dict(input_sizes=(2, 5, 5, 3))),
+             "conv2d_backprop_filter": ((x, g), dict(filter_sizes=(3, 3, 3, 4))),
+             "broadcast_to": ((x[0, 0, 0],), dict(shape=(4, 3))), "softmax": ((x,), {}),
+             "identity": ((x,), {}), "reduce_sum": ((x,), dict(axis=())), "reduce_mean": ((x,), dict(axis=(1,))),
+             "clip_by_value": ((x, np.float32(-1), np.float32(1)), {})}
+    n_in = len(op.arg_names) - len(op.param_defaults)
+    args, params = cases.get(name, ((x,) * n_in, {}))
+    if name in ("asin", "acos"):
+        args = (np.clip(x, -1, 1),)
+    with np.errstate(all="ignore"):
+        out = op.impl(*args, **params)
+    assert isinstance(out, np.ndarray) and out.flags.writeable
+    assert not any(np.shares_memory(out, a) for a in args)
+    if name in inplace.C_ORDER or name in inplace.KERNELS or name in ("matmul", "softmax", "identity"):
+        assert out.flags.c_contiguous
+
+
+CHAINS = {
+    "affine_relu": (lambda x, b, c: tf.nn.relu(x * c + b) - c, [(8, 6), (6,), (8, 1)]),
+    "broadcast_both_ways": (lambda x, b, c: tf.exp((x + b) * c) / (1.0 + tf.abs(x)), [(4, 1, 5), (3, 5), (4, 3, 1)]),
+    "sqrt_log_tanh": (lambda x, b, c: tf.tanh(tf.math.log(tf.sqrt(tf.abs(x) + 1.0) + b * b)) * c, [(16,), (16,), ()]),
+    "clip_square_max": (lambda x, b, c: tf.maximum(tf.square(tf.clip_by_value(x, -0.5, 0.5)), b) + c,
+                        [(2, 3, 4), (4,), (2, 1, 1)]),
+    "grad_chain": (lambda x, b, c: tf.math.rsqrt(tf.square(x) + 1.0) * tf.nn.relu(b) - tf.minimum(x, c),
+                   [(5, 7), (5, 7), (7,)]),
+}
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_in_place_chains_equal_allocating_code_bit_for_bit(switches, chain):
+    fn, shapes = CHAINS[chain]
+    on = compiled(switches, fn, *[spec(*s) for s in shapes])
+    off = compiled(switches, fn, *[spec(*s) for s in shapes], inplace_on=False)
+    assert "out=" in on.code
+    for _ in range(3):
+        args = [special_values(s) if s else np.float32(RNG.standard_normal()) for s in shapes]
+        kept = [np.copy(a) for a in args]
+        with np.errstate(all="ignore"):
+            a, b, eager = on(*args), off(*args), fn(*[tf.constant(v) for v in args])
+        same(a, b)
+        same(a, eager)
+        assert a.numpy().flags.c_contiguous == b.numpy().flags.c_contiguous
+        for got, was in zip(args, kept):
+            same(got, was)                                   # inputs untouched
+            assert not np.shares_memory(a.numpy(), got)
+
+
+def test_fortran_ordered_inputs_are_checked_at_run_time(switches):
+    def f(x, y):
+        return tf.exp(x * 2.0) + y
+    on = compiled(switches, f, spec(6, 4), spec(6, 4))
+    off = compiled(switches, f, spec(6, 4), spec(6, 4), inplace_on=False)
+    assert ".flags.c_contiguous" in on.code
+    x = np.asfortranarray(special_values((6, 4)))
+    y = np.asfortranarray(special_values((6, 4)))
+    with np.errstate(all="ignore"):
+        a, b = on(x, y).numpy(), off(x, y).numpy()
+    same(a, b)
+    assert (a.flags.c_contiguous, a.flags.f_contiguous) == (b.flags.c_contiguous, b.flags.f_contiguous)
+
+
+def test_never_writes_into_returned_values_views_or_staged_arrays(switches):
+    v = tf.Variable(np.zeros((3, 4), np.float32))
+
+    @tf.function
+    def f(x):
+        y = x * 2.0                 # returned: never overwritten
+        r = tf.reshape(y + 1.0, (4, 3))   # a view of y + 1, used after the add below
+        z = y + 1.0
+        s = tf.exp(z)               # z is also given to a staged call: never overwritten
+        v.assign(z)
+        t = s * 3.0                 # s dies here: may be overwritten
+        return y, r * 1.5, t - z
+
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    y, r, u = f(tf.constant(x))
+    with np.errstate(all="ignore"):
+        y2, r2, u2 = (x * 2).astype(np.float32), ((x * 2 + 1).reshape(4, 3) * np.float32(1.5)), \
+            np.exp(x * 2 + 1) * np.float32(3) - (x * 2 + 1)
+    same(y, y2)
+    same(r, r2.astype(np.float32))
+    np.testing.assert_allclose(u.numpy(), u2, rtol=1e-6)
+    same(v.numpy(), x * 2 + 1)
+    arrays = [t.numpy() for t in (y, r, u)] + [v.numpy()]
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1:]:
+            assert not np.shares_memory(a, b)
+
+
+def test_a_dying_value_with_a_live_view_is_not_overwritten(switches):
+    def f(x):
+        a = tf.exp(x)
+        r = tf.reshape(a, (4, 3))    # a view of a's buffer, used after a's last use
+        b = a * 2.0                  # a dies here, but its buffer lives on in r
+        return b, r * 1.0 + 0.5
+
+    on = compiled(switches, f, spec(3, 4))
+    assert "out=a" not in on.code.replace("out=add", "")
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    b, r = on(x)
+    same(b, np.exp(x) * np.float32(2))
+    same(r, np.exp(x).reshape(4, 3) + np.float32(0.5))
+
+
+def test_values_read_by_a_staged_call_or_a_guard_stay(switches):
+    v = tf.Variable(np.zeros(5, np.float32))
+
+    @tf.function
+    def f(x):
+        y = tf.exp(x)
+        v.assign(y)                  # the staged call gets y's array
+        if tf.reduce_sum(y) > 0:     # a guard reads y
+            w = y + 1.0
+        else:
+            w = y - 1.0
+        return w * 2.0
+
+    cf = f.get_concrete_function(spec(5))
+    assert "out=exp" not in cf.code
+    x = RNG.standard_normal(5).astype(np.float32)
+    out = f(tf.constant(x))
+    same(v.numpy(), np.exp(x))
+    same(out, (np.exp(x) + np.float32(1)) * np.float32(2))
+
+
+def test_repeated_calls_and_constants_are_stable(switches):
+    c = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+
+    @tf.function
+    def f(x):
+        return tf.nn.relu(x + tf.constant(c)) * 2.0
+
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    first = f(tf.constant(x)).numpy().copy()
+    for _ in range(3):
+        same(f(tf.constant(x)), first)
+    same(first, np.maximum(x + c, 0) * np.float32(2))
+
+
+def test_compiled_training_matches_eager_bit_for_bit(switches):
+    def run(eager):
+        tf.config.run_functions_eagerly(eager)
+        tf.keras.utils.set_random_seed(0)
+        model = tf.keras.Sequential([tf.keras.layers.Conv2D(4, 3, activation="relu"),
+                                     tf.keras.layers.Flatten(),
+                                     tf.keras.layers.Dense(16, activation="relu"), tf.keras.layers.Dense(10)])
+        loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        opt = tf.keras.optimizers.Adam()
+
+        @tf.function
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x))
+            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            return loss
+
+        x = tf.constant(np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32))
+        y = tf.constant(np.arange(16) % 10)
+        losses = [float(step(x, y)) for _ in range(3)]
+        tf.config.run_functions_eagerly(False)
+        return losses, [w.numpy() for w in model.trainable_variables]
+
+    (l_eager, w_eager), (l_comp, w_comp) = run(True), run(False)
+    assert l_eager == l_comp
+    for a, b in zip(w_eager, w_comp):
+        same(a, b)
