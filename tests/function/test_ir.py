@@ -45,9 +45,8 @@ GOLDEN = """\
     multiply_1:f32[4, 2] = multiply divide_1 multiply                               # @5
     negative:f32[4, 2] = negative multiply_1                                        # @5
     reduce_sum:f32[2] = reduce_sum[axis=(0,), keepdims=False] negative              # @5
-    reshape_1:f32[2] = reshape[shape=(2,)] reduce_sum                               # @5
     matmul_1:f32[3, 2] = matmul[transpose_a=True, transpose_b=False] x negative     # @5
-    () = Optimizer.apply_gradients matmul_1 reshape_1                               # @6
+    () = Optimizer.apply_gradients matmul_1 reduce_sum                              # @6
   in (reduce_mean_1) }"""
 
 
