@@ -12,13 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
+if __package__ in (None, ""):  # run as a script: make the `bench` package importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench._common import ROOT, child_env, import_probe, pct, run_json, time_batches
+
 FRAMEWORKS = ("tapegrad", "numpy", "tensorflow", "torch", "jax")
 WORKLOADS = ("add 2x2", "matmul 64x64", "tape grad sum(x*x), x[10]")
-_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _workloads(name):
@@ -28,7 +30,8 @@ def _workloads(name):
     m64 = np.ones((64, 64), np.float32)
     x10 = np.arange(10, dtype=np.float32)
     if name == "tapegrad":
-        sys.path.insert(0, os.path.dirname(_HERE))
+        if ROOT not in sys.path:
+            sys.path.insert(0, ROOT)
         import tapegrad as tf
         a, m, x = tf.constant(a2), tf.constant(m64), tf.constant(x10)
 
@@ -54,7 +57,7 @@ def _workloads(name):
         return {WORKLOADS[0]: lambda: a + a, WORKLOADS[1]: lambda: tf.matmul(m, m), WORKLOADS[2]: grad}
     if name == "torch":
         import torch
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "0")) or os.cpu_count() or 1)
         a, m = torch.from_numpy(a2), torch.from_numpy(m64)
 
         def grad():
@@ -74,23 +77,8 @@ def _workloads(name):
 
 
 def _time_us(fn, seconds: float) -> float:
-    """Microseconds per call: the best of a few batches sized to run ~`seconds` each."""
-    fn()
-    n, t = 1, 0.0
-    while t < seconds / 10:
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        t = time.perf_counter() - start
-        n *= 4
-    n = max(1, int(n / 4 * (seconds / 10) / max(t, 1e-9)) * 2)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - start) / n)
-    return best * 1e6
+    """Microseconds per call: the best of a few batches sized to run ~`seconds`/10 each."""
+    return min(time_batches(fn, seconds))
 
 
 def worker(name: str, seconds: float) -> dict:
@@ -106,27 +94,15 @@ def worker(name: str, seconds: float) -> dict:
 
 
 def _run_worker(name: str, seconds: float) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", name, "--seconds", str(seconds)],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if proc.returncode:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json([sys.executable, os.path.abspath(__file__), "--worker", name, "--seconds", str(seconds)],
+                    child_env())
 
 
 def _import_seconds(module: str) -> float:
     """Wall time of `python -c "import module"` minus an empty interpreter's start-up."""
-    def wall(code):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], capture_output=True,
-                       cwd=os.path.dirname(_HERE))
-        return time.perf_counter() - t
-    base = min(wall("pass") for _ in range(3))
-    return min(wall(f"import {module}") for _ in range(3)) - base
-
-
-def _pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    env = child_env()
+    base = min(import_probe("", env)["import_s"] for _ in range(3))
+    return min(import_probe(module, env).get("import_s", float("nan")) for _ in range(3)) - base
 
 
 def main(argv=None) -> int:
@@ -161,9 +137,9 @@ def main(argv=None) -> int:
             if not vals:
                 cells.append(runs[n][0].get("error", "n/a"))
                 continue
-            med = _pct(vals, 0.5)
+            med = pct(vals, 0.5)
             medians[w][n] = med
-            cells.append(f"{med:.2f} µs [{_pct(vals, 0.1):.2f}-{_pct(vals, 0.9):.2f}]")
+            cells.append(f"{med:.2f} µs [{pct(vals, 0.1):.2f}-{pct(vals, 0.9):.2f}]")
         ratios = [f"{medians[w]['tapegrad'] / medians[w][n]:.2f}x" if n in medians[w] and "tapegrad"
                   in medians[w] else "n/a" for n in names if n != "tapegrad"]
         print(f"| {w} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
