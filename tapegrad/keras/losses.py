@@ -313,6 +313,25 @@ class Loss:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+def wrapper_config(obj, wrapper_cls, base_config: dict, fn, registry: dict) -> dict:
+    """A function wrapper's config: the base config, the wrapped function's kwargs, and the
+    function itself (by name when the registry knows it) for the wrapper class itself (its
+    subclasses fix their function)."""
+    config = {**base_config, **obj._fn_kwargs}
+    if type(obj) is wrapper_cls:
+        name = getattr(fn, "__name__", None)
+        config["fn"] = name if registry.get(name) is fn else fn
+    return config
+
+
+def wrapped_fn_from_config(config: dict, get_fn) -> dict:
+    """The constructor arguments of a wrapper from its config (a function given by name looked up)."""
+    config = dict(config)
+    if isinstance(config.get("fn"), str):
+        config["fn"] = get_fn(config["fn"])
+    return config
+
+
 class LossFunctionWrapper(Loss):
     """A ``Loss`` made from a function ``fn(y_true, y_pred, **kwargs)`` of per-sample losses.
 
@@ -335,18 +354,11 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict:
-        config = {**super().get_config(), **self._fn_kwargs}
-        if type(self) is LossFunctionWrapper:  # subclasses fix their fn themselves
-            name = getattr(self.fn, "__name__", None)
-            config["fn"] = name if _OBJECTS.get(name) is self.fn else self.fn
-        return config
+        return wrapper_config(self, LossFunctionWrapper, super().get_config(), self.fn, _OBJECTS)
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
-        if isinstance(config.get("fn"), str):
-            config["fn"] = get(config["fn"])
-        return cls(**config)
+        return cls(**wrapped_fn_from_config(config, get))
 
     def __repr__(self):
         return f"<LossFunctionWrapper({self.fn}, kwargs={self._fn_kwargs})>"

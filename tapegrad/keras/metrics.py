@@ -20,9 +20,19 @@ from ..core import dtypes
 from ..core.op import read_only, staged
 from ..core.tensor import Tensor, Variable, convert_to_array
 from .layers.base import to_snake_case, unique_name
-from .losses import (binary_crossentropy, categorical_crossentropy, cosine_similarity, huber,
-                     kl_divergence, mean_absolute_error, mean_squared_error, sparse_categorical_crossentropy,
-                     squeeze_or_expand_to_same_rank)
+from .losses import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    cosine_similarity,
+    huber,
+    kl_divergence,
+    mean_absolute_error,
+    mean_squared_error,
+    sparse_categorical_crossentropy,
+    squeeze_or_expand_to_same_rank,
+    wrapped_fn_from_config,
+    wrapper_config,
+)
 
 __all__ = [
     "Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -305,18 +315,11 @@ class MeanMetricWrapper(Mean):
         super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self) -> dict:
-        config = {**super().get_config(), **self._fn_kwargs}
-        if type(self) is MeanMetricWrapper:  # subclasses fix their fn themselves
-            name = getattr(self._fn, "__name__", None)
-            config["fn"] = name if _OBJECTS.get(name) is self._fn else self._fn
-        return config
+        return wrapper_config(self, MeanMetricWrapper, super().get_config(), self._fn, _OBJECTS)
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
-        if isinstance(config.get("fn"), str):
-            config["fn"] = get(config["fn"])
-        return cls(**config)
+        return cls(**wrapped_fn_from_config(config, get))
 
 
 # -- accuracy functions (NumPy: they run every step and have no gradient) -----------------------------
