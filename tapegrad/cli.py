@@ -2,6 +2,8 @@
 
     tapegrad quickstart [--epochs 5] [--batch-size 32] [--data digits|mnist=PATH|fashion_mnist=PATH]
                         [--resume] [--lang ko|en] [--checkpoint-dir DIR] [--seed 0]
+    tapegrad gan dcgan [--epochs N] [--data digits|mnist=PATH] [--eager] [--score] ...
+    tapegrad gan pix2pix [--epochs N] [--data digits|DIR] [--eager] [--resume] ...
 
 Errors a user can fix (a missing data file, an unwritable folder, a corrupt checkpoint or one from
 another architecture) are reported in one line, exit status 1; a bad option, status 2.
@@ -21,13 +23,17 @@ def main(argv=None) -> int:
     SystemExit: 2
     """
     args = _parser().parse_args(argv)
-    from .apps import quickstart
+    from .apps import gan, quickstart
     try:
-        quickstart.run(epochs=args.epochs, batch_size=args.batch_size, data=args.data, resume=args.resume,
-                       lang=args.lang, checkpoint_dir=args.checkpoint_dir, seed=args.seed)
+        if args.command == "gan":
+            gan.run(args)
+        else:
+            quickstart.run(epochs=args.epochs, batch_size=args.batch_size, data=args.data, resume=args.resume,
+                           lang=args.lang, checkpoint_dir=args.checkpoint_dir, seed=args.seed)
     except KeyboardInterrupt:
-        print("tapegrad: interrupted; the checkpoints saved so far are kept (continue with --resume).",
-              file=sys.stderr)
+        kept = ("the pictures written so far are kept" if getattr(args, "model", None) == "dcgan"
+                else "the checkpoints saved so far are kept (continue with --resume)")
+        print(f"tapegrad: interrupted; {kept}.", file=sys.stderr)
         return 130
     except (OSError, ValueError, LookupError, _op_error()) as e:
         print(f"tapegrad: error: {_one_line(e)}", file=sys.stderr)
@@ -54,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     quick.add_argument("--checkpoint-dir", metavar="DIR",
                        help="where checkpoints go (default: tapegrad-checkpoints/quickstart-DATA)")
     quick.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    from .apps.gan import add_parser
+    add_parser(commands)
     return parser
 
 
