@@ -710,15 +710,19 @@ def deserialize(config, custom_objects=None):
     >>> deserialize({"class_name": "Huber", "config": {"delta": 2.0}})._fn_kwargs
     {'delta': 2.0}
     """
-    objects = {**_OBJECTS, **(custom_objects or {})}
+    return deserialize_from({**_OBJECTS, **(custom_objects or {})}, config, "loss")
+
+
+def deserialize_from(objects: dict, config, kind: str):
+    """The object a name or ``{"class_name", "config"}`` dict names in `objects` (losses, metrics)."""
     if isinstance(config, str):
         obj = objects.get(config)
         if obj is None:
-            raise ValueError(f"Could not interpret loss identifier: {config}")
+            raise ValueError(f"Could not interpret {kind} identifier: {config}")
         return obj
     cls = objects.get(config.get("class_name"))
     if not inspect.isclass(cls):
-        raise ValueError(f"Could not interpret loss identifier: {config}")
+        raise ValueError(f"Could not interpret {kind} identifier: {config}")
     return cls.from_config(config.get("config", {}))
 
 

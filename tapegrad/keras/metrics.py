@@ -24,6 +24,7 @@ from .losses import (
     binary_crossentropy,
     categorical_crossentropy,
     cosine_similarity,
+    deserialize_from,
     huber,
     kl_divergence,
     mean_absolute_error,
@@ -874,16 +875,7 @@ def deserialize(config, custom_objects=None):
     >>> float(deserialize({"class_name": "AUC", "config": {"num_thresholds": 3}}).thresholds[1])
     0.5
     """
-    objects = {**_OBJECTS, **(custom_objects or {})}
-    if isinstance(config, str):
-        obj = objects.get(config)
-        if obj is None:
-            raise ValueError(f"Could not interpret metric identifier: {config}")
-        return obj
-    cls = objects.get(config.get("class_name"))
-    if not inspect.isclass(cls):
-        raise ValueError(f"Could not interpret metric identifier: {config}")
-    return cls.from_config(config.get("config", {}))
+    return deserialize_from({**_OBJECTS, **(custom_objects or {})}, config, "metric")
 
 
 def get(identifier):
