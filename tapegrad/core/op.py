@@ -38,11 +38,12 @@ class _State(threading.local):
         self.tapes: list = []
         self.accumulators: list = []
         self.graph = None      # the function graph being traced, if any
+        self.numerics = None   # tf.debugging.enable_check_numerics: called on every op's output
         self.active = False    # any of the above: the one check on the eager hot path
 
     def refresh(self) -> None:
         """Recompute `active` after removing something (adding just sets it True)."""
-        self.active = bool(self.tapes or self.accumulators or self.graph is not None)
+        self.active = bool(self.tapes or self.accumulators or self.graph is not None or self.numerics)
 
 
 state = _State()
@@ -62,7 +63,7 @@ class paused:
         if state.active:
             self._saved = state.tapes[:], state.accumulators[:], state.graph
             state.tapes[:], state.accumulators[:], state.graph = [], [], None
-            state.active = False
+            state.active = state.numerics is not None  # paused code is still checked
         else:
             self._saved = None
 
@@ -360,9 +361,11 @@ def _error(op, tensors, params, e):
 
 
 def _after(op, tensors, out, params) -> None:
-    """Record on the traced graph and tapes, push tangents: only while one of them is active."""
+    """Record on the traced graph and tapes, push tangents, check numerics: only while one is active."""
     if state.graph is not None:
         state.graph.record(op, tensors, out, params)
+    if state.numerics is not None:
+        state.numerics(op, tensors, out)
     if op.vjps is None:
         return
     if state.tapes:

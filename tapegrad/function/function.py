@@ -236,9 +236,11 @@ class Function:
 
     # -- calling ----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if config.functions_run_eagerly() or state.active or self._eager_reason is not None:
+        if config.functions_run_eagerly() or self._eager_reason is not None or \
+                (state.active and (state.tapes or state.accumulators or state.graph is not None)):
             # debugging, or inside another trace (inlined, as TF), or under an outer tape or
-            # accumulator (so gradients flow through the function's ops)
+            # accumulator (so gradients flow through the function's ops); not for check numerics
+            # alone, which compiled code does itself
             return self._python_function(*args, **kwargs)
         bound = self._bind(args, kwargs)
         key = self._key(bound)
@@ -266,6 +268,8 @@ class Function:
     def _call_bound(self, concrete, bound, key):
         arrays = _flat_arrays(bound)
         for compiled, graph in self._by_exact.get(key, ()):  # programs for this exact type
+            if state.numerics is not None:  # tf.debugging.enable_check_numerics: the checking variant
+                compiled = state.numerics.compiled(graph)
             try:
                 return _pack(graph.output_structure, compiled(*arrays))
             except GuardFailed as failed:  # a Python decision on a tensor went the other way
@@ -276,6 +280,8 @@ class Function:
                 raise _kernel_error(graph, e).with_traceback(e.__traceback__) from None
         # a shape (or decision) no program was specialised for: run the Python function again
         compiled, graph = self._specialise(concrete, bound, key)
+        if state.numerics is not None:
+            compiled = state.numerics.compiled(graph)
         return _pack(graph.output_structure, compiled(*arrays))
 
     # -- binding and keys ----------------------------------------------------------------------
