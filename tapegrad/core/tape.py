@@ -316,6 +316,31 @@ class GradientTape:
         n = "consumed" if self._eqns is None else f"{len(self._eqns)} ops"
         return f"<GradientTape persistent={self._persistent} recording={self._recording} {n}>"
 
+    # -- inspection: tapegrad/inspect/graph_view.py ----------------------------------------
+    def summary(self) -> str:
+        """The recorded ops: shapes, dtypes, bytes kept for backward, the user's lines; with totals.
+
+        >>> import tapegrad as tf
+        >>> x = tf.constant(2.0)
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = x * x
+        >>> print(tape.summary().splitlines()[0])
+        GradientTape (non-persistent): 1 op, 1 watched
+        """
+        from ..inspect.graph_view import summary
+        return summary(self)
+
+    def to_dot(self, sources=None, targets=None) -> str:
+        """The recorded ops as Graphviz DOT text (see ``tapegrad.inspect.graph_view.to_dot``)."""
+        from ..inspect.graph_view import to_dot
+        return to_dot(self, sources, targets)
+
+    def render(self, path: str, sources=None, targets=None) -> str:
+        """Draw the recorded ops to `path` through the graphviz package; returns the path."""
+        from ..inspect.graph_view import render
+        return render(self, path, sources, targets)
+
 
 def _source_ids(flat_sources, ids, seeds=()) -> set:
     """Ids of the float sources backward may reach.  A Variable counts only when watched: in TF

@@ -284,6 +284,22 @@ class Graph:
 
     __repr__ = __str__
 
+    # -- inspection: tapegrad/inspect/graph_view.py ----------------------------------------------
+    def summary(self) -> str:
+        """The nodes with their inputs, outputs, output bytes and the user's lines; with totals."""
+        from ..inspect.graph_view import summary
+        return summary(self)
+
+    def to_dot(self, sources=None, targets=None) -> str:
+        """The graph as Graphviz DOT text (see ``tapegrad.inspect.graph_view.to_dot``)."""
+        from ..inspect.graph_view import to_dot
+        return to_dot(self, sources, targets)
+
+    def render(self, path: str, sources=None, targets=None) -> str:
+        """Draw the graph to `path` through the graphviz package; returns the path."""
+        from ..inspect.graph_view import render
+        return render(self, path, sources, targets)
+
 
 def _where(site) -> str:
     if site is None:
