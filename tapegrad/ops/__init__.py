@@ -3,7 +3,8 @@ the Tensor operators); nn, conv and random load on first use of ``tf.nn``/``tf.r
 Keras).  ``load_all()`` registers every primitive - what the registry's tests iterate."""
 from . import math, array, reduce, linalg  # noqa: F401
 
-FAMILIES = ("math", "array", "reduce", "linalg", "clip", "control_flow", "logging", "nn", "conv", "random")
+FAMILIES = ("math", "array", "reduce", "linalg", "clip", "control_flow", "logging", "debugging", "nn", "conv",
+            "random")
 
 
 def load_all() -> None:
