@@ -4,7 +4,9 @@
 random output cotangent u and input direction v, the central difference
 ⟨u, (f(x+εv) − f(x−εv)) / 2ε⟩ must match ⟨Jᵀu, v⟩ from ``GradientTape`` (reverse mode)
 and ⟨u, Jv⟩ from ``ForwardAccumulator`` (forward mode).  Higher orders check the
-first-order VJP, as a function of x and u, the same way, with nested tapes.
+first-order VJP, as a function of x and u, the same way, with nested tapes.  When an input
+fails, its elements are checked one by one (∂⟨u, f⟩/∂x_i, numerically and analytically), and
+the report shows the worst ones with a hint read from the pattern of the disagreement.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ def check_gradients(f, inputs, order=2, eps=None, rtol=1e-5, atol=1e-6, seed=0, 
         at order 2, "fwd" is forward-over-reverse.
 
     Returns None; raises AssertionError naming the input, the order and the mode, with
-    both numbers and the relative error, when a derivative is wrong.
+    both numbers and the relative error, when a derivative is wrong; then, for each input that
+    failed, the elements that disagree most (analytic and numeric ∂⟨u, f⟩/∂x_i) and a hint.
 
     >>> import tapegrad as tf
     >>> tf.test.check_gradients(lambda x, y: tf.sin(x) * y, [[0.5, 1.0], 2.0])
@@ -51,6 +54,8 @@ def check_gradients(f, inputs, order=2, eps=None, rtol=1e-5, atol=1e-6, seed=0, 
     ...
     AssertionError: check_gradients: 1 mismatch at order 1
       reverse mode (GradientTape.gradient), input #0 float64[]: analytic <J^T u, v> = ...
+        element (scalar): analytic ..., numeric ..., relative error 0.5
+        hint: analytic = 0.5 x numeric at every element: a constant factor is wrong or missing ...
     """
     unknown = set(modes) - set(_MODES)
     if unknown or not modes:
@@ -120,13 +125,16 @@ def _check(f, args, labels, order, current, modes, tolerance, rng):
             if g is not None and tuple(g.shape) != args[k]._value.shape:
                 failures.append(f"reverse mode, {labels[k]}: the gradient has shape {list(g.shape)}")
             else:
-                analytic = 0.0 if g is None else float(np.vdot(np.asarray(g._value), v))
+                full = np.zeros(args[k]._value.shape) if g is None else np.asarray(g._value)
                 failures += _compare("reverse mode (GradientTape.gradient)", labels[k], "<J^T u, v>",
-                                     analytic, numeric, tolerance)
+                                     float(np.vdot(full, v)), numeric, tolerance,
+                                     lambda: _elements(f, args, k, cotangents, tolerance, full.flat.__getitem__))
         if "fwd" in modes:
             analytic = _forward_directional(f, args, k, v, cotangents)
             failures += _compare("forward mode (ForwardAccumulator.jvp)", labels[k], "<u, J v>",
-                                 analytic, numeric, tolerance)
+                                 analytic, numeric, tolerance, lambda: _elements(
+                                     f, args, k, cotangents, tolerance,
+                                     lambda i: _forward_directional(f, args, k, _one_hot(args[k], i), cotangents)))
     if failures:
         what = "" if current == 1 else \
             f" (derivatives of the order-{current - 1} check's <J^T u, w>, a function of its inputs and u)"
@@ -138,7 +146,8 @@ def _check(f, args, labels, order, current, modes, tolerance, rng):
         _check(vjp, vjp_args, vjp_labels, order, current + 1, modes, tolerance, rng)
 
 
-def _compare(mode, label, what, analytic, numeric, tolerance) -> list:
+def _compare(mode, label, what, analytic, numeric, tolerance, elements) -> list:
+    """[] when the numbers agree, else one report line, with `elements()` (the per-element detail)."""
     if tolerance.accepts(analytic, numeric):
         return []
     error = abs(analytic - numeric)
@@ -147,7 +156,66 @@ def _compare(mode, label, what, analytic, numeric, tolerance) -> list:
                                "tapegrad ops?"
     return [(f"{mode}, {label}: analytic {what} = {analytic:.12g}, numeric = {numeric:.12g} "
              f"(central differences, eps={tolerance.eps:g}); abs error {error:.3g}, relative error "
-             f"{relative:.3g} (rtol={tolerance.rtol:g}, atol={tolerance.atol:g}){hint}")]
+             f"{relative:.3g} (rtol={tolerance.rtol:g}, atol={tolerance.atol:g}){hint}" + elements())]
+
+
+_MAX_ELEMENTS = 1000  # checking an element costs two evaluations of f (and one jvp in forward mode)
+_SHOWN = 5
+
+
+def _one_hot(x: Tensor, i: int) -> np.ndarray:
+    v = np.zeros(x._value.shape)
+    v.flat[i] = 1.0
+    return v
+
+
+def _relative(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b), np.finfo(np.float64).tiny)
+
+
+def _elements(f, args, k, cotangents, tolerance, analytic_at) -> str:
+    """Report lines: the elements of input k whose ∂⟨u, f⟩/∂x_i disagree most, and a hint."""
+    shape = args[k]._value.shape
+    size = int(np.prod(shape, dtype=np.int64))
+    n = min(size, _MAX_ELEMENTS)
+    analytic = np.array([float(analytic_at(i)) for i in range(n)])
+    numeric = np.array([_numeric_directional(f, args, k, _one_hot(args[k], i), cotangents, tolerance.eps)
+                        for i in range(n)])
+    wrong = [i for i in range(n) if not tolerance.accepts(analytic[i], numeric[i])]
+    if not wrong:
+        return ""
+    checked = f"{n} of {size} elements checked; " if n < size else ""
+    lines = [f"\n    {checked}{len(wrong)} of {n} element{'s' * (n != 1)} disagree (d<u, f>/dx_i, u the "
+             f"random output cotangent):"] if size > 1 else []
+    for i in sorted(wrong, key=lambda i: -abs(analytic[i] - numeric[i]))[:_SHOWN]:
+        where = f"[{', '.join(map(str, np.unravel_index(i, shape)))}]" if shape else "(scalar)"
+        lines.append(f"\n    element {where}: analytic {analytic[i]:.6g}, numeric {numeric[i]:.6g}, "
+                     f"relative error {_relative(analytic[i], numeric[i]):.3g}")
+    return "".join(lines) + f"\n    hint: {_hint(analytic, numeric, wrong, n)}"
+
+
+def _hint(analytic, numeric, wrong, n) -> str:
+    """What the pattern of the disagreement suggests."""
+    if not np.all(np.isfinite(analytic[wrong])):
+        return "the analytic gradient has NaN or Inf: a division by zero or a log of 0 in the rule?"
+    if not np.any(analytic[wrong]):
+        return "the analytic gradient is 0 there: the rule misses a path, or the value left tapegrad " \
+               "(NumPy, .numpy(), Python math) so the tape did not see it"
+    nonzero = [i for i in wrong if numeric[i] != 0]
+    ratios = analytic[nonzero] / numeric[nonzero] if nonzero else np.array([])
+    if len(wrong) == n and len(nonzero) == n and np.allclose(ratios, ratios[0], rtol=1e-3):
+        if np.isclose(ratios[0], -1.0, rtol=1e-3):
+            return "analytic = -numeric at every element: the gradient's sign is flipped"
+        return f"analytic = {ratios[0]:.4g} x numeric at every element: a constant factor is wrong or missing " \
+               f"in the gradient"
+    if len(wrong) < n and np.all(np.abs(numeric[wrong]) <= 1e-9):
+        return "the function is flat at these elements but the rule passes a gradient: a missing mask " \
+               "(as relu's, clip's or where's)?"
+    if len(wrong) < n:
+        return "only some elements disagree: a case the rule gets wrong (a branch, a boundary, an index), " \
+               "or an input too close to a kink or a pole for central differences - try other values"
+    return "every element disagrees without a common factor: check the rule's formula (which input or " \
+           "output value it uses, a missing chain-rule term)"
 
 
 def _reverse_gradients(f, args, checked, cotangents) -> dict:

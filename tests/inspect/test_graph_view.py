@@ -24,7 +24,9 @@ def small_tape():
 
 def test_tape_summary_golden():
     tape, *_ = small_tape()
-    line = lambda k: _line(small_tape, k)  # noqa: E731
+
+    def line(k: int) -> str:
+        return _line(small_tape, k)
     assert tape.summary() == (
         "GradientTape (persistent): 5 ops, 2 watched\n"
         "  #  op        inputs                     outputs       kept for backward  line\n"
@@ -82,7 +84,7 @@ def test_a_persistent_tape_is_summarised_after_gradient_and_while_recording():
 
 
 def test_tape_to_dot_marks_sources_targets_kept_values_and_the_backward_path():
-    tape, x, w, y = small_tape()
+    tape, x, _, y = small_tape()
     with tf.GradientTape(persistent=True) as side:
         side.watch(x)
         a = tf.sin(x)

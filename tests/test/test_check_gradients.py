@@ -110,3 +110,68 @@ def test_bad_arguments(kwargs, message):
 def test_a_function_without_floating_output_is_an_error():
     with pytest.raises(ValueError, match="no floating-point output"):
         tf.test.check_gradients(lambda x: tf.argmax(x), [[1.0, 2.0]])
+
+
+# -- the per-element report -----------------------------------------------------------------
+
+def _report(f, inputs, **kwargs) -> str:
+    with pytest.raises(AssertionError) as failure:
+        tf.test.check_gradients(f, inputs, **kwargs)
+    return str(failure.value)
+
+
+def test_the_report_lists_the_elements_that_disagree_with_both_values():
+    @tf.custom_gradient
+    def square(x):
+        return x * x, lambda dy: dy * x
+
+    report = _report(square, [[[1.0, -2.0], [3.0, 0.5]]], order=1, modes=("rev",))
+    lines = report.splitlines()
+    assert lines[2] == "    4 of 4 elements disagree (d<u, f>/dx_i, u the random output cotangent):"
+    elements = [re.match(r"    element \[(\d), (\d)\]: analytic ([-.\de]+), numeric ([-.\de]+), "
+                         r"relative error 0\.5$", line) for line in lines[3:7]]
+    assert all(elements) and {m.group(1, 2) for m in elements} == {("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")}
+    for m in elements:
+        assert float(m.group(3)) == pytest.approx(float(m.group(4)) / 2, rel=1e-5)
+    assert lines[7] == ("    hint: analytic = 0.5 x numeric at every element: a constant factor is wrong or "
+                        "missing in the gradient")
+
+
+def test_the_hint_for_a_flipped_sign():
+    @tf.custom_gradient
+    def negate(x):
+        return -x, lambda dy: dy
+
+    assert "hint: analytic = -numeric at every element: the gradient's sign is flipped" in \
+        _report(negate, [[1.0, 2.0]], order=1, modes=("fwd",))
+
+
+def test_the_hint_for_a_missing_mask_names_only_the_wrong_elements():
+    @tf.custom_gradient
+    def relu(x):
+        return tf.nn.relu(x), lambda dy: dy   # forgets relu's mask
+
+    report = _report(relu, [[1.0, -2.0, 3.0, -0.5]], order=1, modes=("rev",))
+    assert "2 of 4 elements disagree" in report
+    assert "element [1]: analytic" in report and "element [3]: analytic" in report
+    assert "element [0]" not in report and "element [2]" not in report
+    assert "hint: the function is flat at these elements but the rule passes a gradient: a missing mask" in report
+
+
+def test_a_large_input_is_localised_on_its_first_elements():
+    @tf.custom_gradient
+    def double(x):
+        return 2 * x, lambda dy: dy
+
+    report = _report(double, [np.ones(1500)], order=1, modes=("rev",))
+    assert "1000 of 1500 elements checked; 1000 of 1000 elements disagree" in report
+    assert report.count("    element [") == 5
+
+
+def test_a_tf_function_is_checked_compiled_against_its_tape():
+    # the numeric side calls the compiled program; the analytic side runs it under the tape
+    @tf.function
+    def f(x, y):
+        return tf.reduce_sum(tf.tanh(tf.matmul(x, y)), axis=0)
+
+    tf.test.check_gradients(f, [np.linspace(-1, 1, 6).reshape(2, 3), np.linspace(0.5, 1, 3).reshape(3, 1)])
