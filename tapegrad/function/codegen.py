@@ -37,13 +37,13 @@ def _identifier(name: str, taken: set) -> str:
     return candidate
 
 
-def generate(graph, check=None):
+def generate(graph, checker=None):
     """(source, globals, name, {line: user site}) of a function mapping input arrays to output arrays.
 
-    With `check` (tf.debugging.enable_check_numerics' variant), ``check(node index, output,
+    With `checker` (tf.debugging.enable_check_numerics' variant), ``checker(node index, output,
     *inputs)`` follows each op statement, and no op writes into its inputs.
     """
-    taken = {"np"}
+    taken = {"np", "_check"}
     env: dict = {}
     local: dict = {}
     args = [local.setdefault(i, _identifier(graph.names[i], taken)) for i in graph.inputs]
@@ -68,10 +68,10 @@ def generate(graph, check=None):
             return f"{var_names[i]}._value"
         return local[i]
 
-    reuse = inplace.plan(graph) if options.inplace and check is None else {}  # a check reads the inputs
+    reuse = inplace.plan(graph) if options.inplace and checker is None else {}  # a check reads the inputs
     fn_name = _identifier(graph.name, taken)
     lines = [f"def {fn_name}({', '.join(args)}):"]
-    env["_check"] = check
+    env["_check"] = checker
     sites = {}  # generated line -> the user's site of the node on it
     for n, node in enumerate(graph.nodes):
         sites[len(lines) + 1] = node.site
@@ -107,7 +107,7 @@ def generate(graph, check=None):
             else:
                 text = call
         lines.append(f"    {text}  # {where(node.site)}")
-        if check is not None and node.op is not None:
+        if checker is not None and node.op is not None:
             lines.append(f"    _check({n}, {outs[0]}{''.join(', ' + ref(i) for i in node.in_ids)})")
         dead = sorted({local[i] for i in node.in_ids if last_use.get(i) == n and i not in outputs
                        and i in local and i not in graph.constants and i not in graph.inputs})
@@ -117,9 +117,9 @@ def generate(graph, check=None):
     return "\n".join(lines) + "\n", env, fn_name, sites
 
 
-def compile_graph(graph, check=None):
-    """The compiled function (arrays in, tuple of arrays out) and its source; `check`: see generate."""
-    source, env, fn_name, sites = generate(graph, check)
+def compile_graph(graph, checker=None):
+    """The compiled function (arrays in, tuple of arrays out) and its source; `checker`: see generate."""
+    source, env, fn_name, sites = generate(graph, checker)
     filename = f"<tf.function {graph.name} #{next(_serial)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     generated[filename] = {line: site for line, site in sites.items() if site is not None}

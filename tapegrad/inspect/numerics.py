@@ -145,7 +145,7 @@ class _Checker:
         program = self._programs.get(graph)
         if program is None:
             from ..function.codegen import compile_graph
-            program = self._programs[graph] = compile_graph(graph, check=_CompiledCheck(graph))[0]
+            program = self._programs[graph] = compile_graph(graph, checker=_CompiledCheck(graph))[0]
         return program
 
 

@@ -197,3 +197,20 @@ def test_check_numerics_under_tf_function_runs_every_call_even_when_unused():
         f(tf.constant(np.nan))
     assert f.experimental_get_tracing_count() == 1
     assert "check_numerics" in str(f.get_concrete_function(tf.constant(1.0)).graph)
+
+
+def test_a_program_with_a_guard_runs_plain_and_checked():
+    @tf.function
+    def f(x):
+        if tf.reduce_sum(x) > 0:      # a guard node in the program
+            return tf.math.log(x)
+        return -x
+    np.testing.assert_allclose(f(tf.constant([1.0, 2.0])).numpy(), np.log([1.0, 2.0]))
+    assert np.isneginf(f(tf.constant([0.0, 2.0])).numpy()[0])
+    tf.debugging.enable_check_numerics()
+    try:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="log made 1 -Inf"):
+            f(tf.constant([0.0, 2.0]))
+    finally:
+        tf.debugging.disable_check_numerics()
+    assert f.experimental_get_tracing_count() == 1
