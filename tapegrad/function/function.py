@@ -9,6 +9,15 @@ Underneath, a compiled program is specialised to exact shapes (its kernels' para
 as a mean's divisor, are constants).  A call whose shapes fit a traced signature but were
 never seen runs the Python function once more to specialise it; that is not a trace in
 TensorFlow's sense and is not counted (Python side effects run again then: use tf.print).
+A Python decision on a tensor taken after a staged call (an optimizer update) cannot start
+the call again: the program ends in a Branch there, with one continuation per outcome seen.
+
+A call that something else records - a GradientTape or ForwardAccumulator, or another
+function being traced (a nested tf.function) - *replays* the traced program: its ops are
+applied one by one, so the tapes record them (gradients of any order), forward mode
+pushes tangents, and an outer trace inlines them, while the Python function does not run
+again (trace counts and trace-time prints stay TF's).  Only the compiled call itself is
+one fused program; a replayed one costs what the eager ops cost.
 """
 from __future__ import annotations
 
@@ -19,16 +28,17 @@ import weakref
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import state
+from ..core.op import apply, paused, state
 from ..core.source import format_site, user_site
 from ..core.spec import TensorSpec
 from ..core.tape import _creation_listeners
-from ..core.tensor import Tensor, Variable, convert_to_array
+from ..core.tensor import Tensor, Variable, convert_to_array, next_id
 from ..ops.array import identity
 from .. import config
 from .codegen import compile_graph
 from .passes import optimize
-from .graph import Graph, GuardFailed, RunEagerly
+from .graph import (Branch, BranchMissing, Graph, GuardFailed, Node, RunEagerly, _fill, _tensor_leaves,
+                    _where)
 
 logger = logging.getLogger("tapegrad")
 
@@ -146,6 +156,15 @@ def _differences(names, old, new, path=""):
 
 # -- concrete functions -----------------------------------------------------------------------
 
+class _Program:
+    """A compiled specialisation: the generated function, the optimised graph, the traced graph."""
+
+    __slots__ = ("run", "graph", "raw", "source")
+
+    def __init__(self, run, graph, raw, source):
+        self.run, self.graph, self.raw, self.source = run, graph, raw, source
+
+
 class ConcreteFunction:
     """One traced signature: its graph (printable), its generated code, and specialisations."""
 
@@ -184,7 +203,7 @@ class Function:
         self.__wrapped__ = python_function
         self._signature = inspect.signature(python_function)
         self._concrete: list[ConcreteFunction] = []   # traced signatures, in trace order
-        self._by_exact: dict = {}                     # exact call type -> (concrete, compiled, graph)
+        self._by_exact: dict = {}                     # exact call type -> [_Program], newest first
         self._tracing_count = 0
         self._eager_reason = None   # why this function runs its Python eagerly, if it must
         self._descriptor_cache = weakref.WeakKeyDictionary()
@@ -236,11 +255,7 @@ class Function:
 
     # -- calling ----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if config.functions_run_eagerly() or self._eager_reason is not None or \
-                (state.active and (state.tapes or state.accumulators or state.graph is not None)):
-            # debugging, or inside another trace (inlined, as TF), or under an outer tape or
-            # accumulator (so gradients flow through the function's ops); not for check numerics
-            # alone, which compiled code does itself
+        if config.functions_run_eagerly() or self._eager_reason is not None:
             return self._python_function(*args, **kwargs)
         bound = self._bind(args, kwargs)
         key = self._key(bound)
@@ -254,7 +269,8 @@ class Function:
                 self._eager_reason = str(reason)
                 logger.info("tf.function %s runs eagerly: %s", self.__name__, reason)
                 return self._python_function(*args, **kwargs)
-        self._note_call(traced)
+        if state.graph is None:  # TF's retracing warning counts calls from Python, not from traces
+            self._note_call(traced)
         return self._call_bound(concrete, bound, key)
 
     def _call_concrete(self, concrete, args, kwargs):
@@ -266,23 +282,59 @@ class Function:
         return self._call_bound(concrete, bound, key)
 
     def _call_bound(self, concrete, bound, key):
+        # a tape, an accumulator or an outer trace must see the ops (check numerics alone, also
+        # in state.active, is done by the compiled code itself)
+        if state.active and (state.tapes or state.accumulators or state.graph is not None):
+            programs = self._by_exact.get(key)
+            program = programs[0] if programs else self._specialise(bound, key)
+            return self._replay(program, bound, _flat_tensors(bound))
         arrays = _flat_arrays(bound)
-        for compiled, graph in self._by_exact.get(key, ()):  # programs for this exact type
-            if state.numerics is not None:  # tf.debugging.enable_check_numerics: the checking variant
-                compiled = state.numerics.compiled(graph)
+        for program in self._by_exact.get(key, ()):  # programs for this exact type
             try:
-                return _pack(graph.output_structure, compiled(*arrays))
-            except GuardFailed as failed:  # a Python decision on a tensor went the other way
-                if failed.after_effect:
-                    raise _guard_after_effect(graph, failed) from None
+                return self._execute(program, bound, arrays)
+            except GuardFailed:  # a Python decision on a tensor went the other way: try the next
+                continue
+        # a shape (or decision) no program was specialised for: run the Python function again
+        return self._execute(self._specialise(bound, key), bound, arrays)
+
+    def _execute(self, program, bound, arrays):
+        """Run a compiled program, growing its branches (decisions after staged calls) as needed."""
+        run, args = program.run, arrays
+        if state.numerics is not None:  # tf.debugging.enable_check_numerics: the checking variant
+            run = state.numerics.compiled(program.graph)
+        while True:
+            try:
+                return _pack(program.graph.output_structure, run(*args))
+            except BranchMissing as missing:  # the call goes on where it stopped
+                run, args = self._continuation(missing.branch, missing.decision, bound), missing.arrays
             except _KERNEL_ERRORS as e:
                 # keep the traceback: it goes through the generated line that failed
-                raise _kernel_error(graph, e).with_traceback(e.__traceback__) from None
-        # a shape (or decision) no program was specialised for: run the Python function again
-        compiled, graph = self._specialise(concrete, bound, key)
-        if state.numerics is not None:
-            compiled = state.numerics.compiled(graph)
-        return _pack(graph.output_structure, compiled(*arrays))
+                raise _kernel_error(program.graph, e).with_traceback(e.__traceback__) from None
+
+    def _replay(self, program, bound, tensors):
+        """Apply the traced program's ops one by one to `tensors` (see the module docstring)."""
+        raw = program.raw
+        env = dict(zip(raw.inputs, tensors))
+        decided: dict = {}
+        n = 0
+        while n < len(raw.nodes):
+            node = raw.nodes[n]
+            ins = [_value_of(raw, env, i) for i in node.in_ids]
+            if node.guard is not None:
+                guard = node.guard
+                decided[guard.ordinal] = decision = _decide(ins[0], guard)
+                if decision != guard.expected:  # the rest of the call follows another path
+                    old = raw.defined_before(n)
+                    raw = self._specialise(bound, self._key(bound), decided).raw
+                    n, new = _rest(raw, guard.ordinal, len(old), self.__name__)
+                    env = dict(zip(new, (env[i] for i in old)))
+            elif node.op is not None:
+                env[node.out_ids[0]] = apply(node.op, ins, node.params)
+            else:
+                args, kwargs = _fill(node.call.structure, ins)
+                env.update(zip(node.out_ids, _tensor_leaves(_restage(node.call, args, kwargs))))
+            n += 1
+        return _pack(raw.output_structure, [_value_of(raw, env, i) for i in raw.outputs])
 
     # -- binding and keys ----------------------------------------------------------------------
     def _bind(self, args, kwargs):
@@ -352,27 +404,30 @@ class Function:
     def _trace(self, bound, key, exact=True):
         signature = self._signature_for(key)
         first = not self._concrete
-        graph, compiled, source = self._trace_graph(bound, first=first)
+        raw = self._trace_raw(bound, first=first)
         self._tracing_count += 1
-        if first and graph.created_variables:
+        if first and raw.created_variables:
             # TF traces a variable-creating first call twice: once creating, once using them
-            graph, compiled, source = self._trace_graph(bound, first=False)
+            raw = self._trace_raw(bound, first=False)
             self._tracing_count += 1
-        concrete = ConcreteFunction(self, signature, graph, compiled, source)
+        program = self._compile(raw)
+        concrete = ConcreteFunction(self, signature, program.graph, program.run, program.source)
         self._concrete.append(concrete)
         if exact:
-            self._by_exact.setdefault(key, []).insert(0, (compiled, graph))
-        return concrete, graph
+            self._by_exact.setdefault(key, []).insert(0, program)
+        return concrete, program.graph
 
-    def _specialise(self, concrete, bound, key):
-        graph, compiled, _ = self._trace_graph(bound, first=False)
-        self._by_exact.setdefault(key, []).insert(0, (compiled, graph))
-        return compiled, graph
+    def _specialise(self, bound, key, forced=None) -> _Program:
+        """Run the Python function again for these values (and forced decisions): not a TF trace."""
+        program = self._compile(self._trace_raw(bound, first=False, forced=forced))
+        self._by_exact.setdefault(key, []).insert(0, program)
+        return program
 
-    def _trace_graph(self, bound, first: bool):
+    def _trace_raw(self, bound, first: bool, forced=None) -> Graph:
+        """Run the Python function on placeholders while a new Graph records it (off any tape)."""
         graph = Graph(self.__name__)
         graph.autograph = bool(self._autograph)
-        args, kwargs = _placeholders(graph, bound)
+        graph.forced = forced or {}
 
         def created(var):
             graph.created_variables.append((var, user_site(3)))
@@ -389,18 +444,67 @@ class Function:
             raise ValueError("Creating variables on a non-first call to a function decorated with "
                              "tf.function. " + where)
 
-        saved = state.graph
-        state.graph, state.active = graph, True
-        _creation_listeners.append(created)
-        try:
-            result = self._python_function(*args, **kwargs)
-            _set_outputs(graph, result)
-        finally:
-            _creation_listeners.remove(created)
-            state.graph = saved
-            state.refresh()
-        compiled, source = compile_graph(optimize(graph))
-        return graph, compiled, source
+        # an outer trace or tape sees this call replayed, not the tracing of it
+        with paused():
+            state.graph, state.active = graph, True
+            _creation_listeners.append(created)
+            try:
+                args, kwargs = _placeholders(graph, bound)
+                _set_outputs(graph, self._python_function(*args, **kwargs))
+            finally:
+                _creation_listeners.remove(created)
+                state.graph = None
+                state.refresh()
+        return graph
+
+    def _compile(self, raw: Graph) -> _Program:
+        traced = raw.copy()  # what replays read: the passes below edit `raw`
+        run, graph, source = self._build(raw, {}, continuation=False)
+        return _Program(run, graph, traced, source)
+
+    def _build(self, graph: Graph, path: dict, continuation: bool):
+        """Optimise and generate a traced path; a decision after a staged call becomes a Branch.
+
+        `path`: the decisions taken before this graph's first node; `continuation`: the graph
+        is the rest of a call whose staged calls already ran (its every decision is a Branch).
+        """
+        decided, effects = dict(path), continuation
+        for n, node in enumerate(graph.nodes):
+            if node.guard is not None:
+                if effects:
+                    graph = self._branch(graph, n, decided)
+                    break
+                decided[node.guard.ordinal] = node.guard.expected
+            elif node.call is not None:
+                effects = True
+        optimized = optimize(graph)
+        run, source = compile_graph(optimized)
+        return run, optimized, source
+
+    def _branch(self, graph: Graph, n: int, path: dict) -> Graph:
+        """nodes[:n], then a Branch taking every value defined so far; the traced rest is its first case."""
+        node = graph.nodes[n]
+        slots = graph.defined_before(n)
+        branch = Branch(node.guard, slots.index(node.in_ids[0]), len(slots), path)
+        rest = graph.part(graph.nodes[n + 1:], slots)
+        branch.table[node.guard.expected] = self._build(
+            rest, {**path, node.guard.ordinal: node.guard.expected}, continuation=True)[0]
+        outs = tuple(next_id() for _ in graph.outputs)
+        head = graph.part(graph.nodes[:n] + [Node(None, {}, tuple(slots), outs, node.site, call=branch)],
+                          graph.inputs)
+        for new, old in zip(outs, graph.outputs):
+            head.specs[new], head.names[new] = graph.specs[old], graph._unique("branch")
+        head.outputs = list(outs)
+        return head
+
+    def _continuation(self, branch: Branch, decision, bound):
+        """Trace the rest of the call for a new outcome of `branch`; its program, kept for next time."""
+        forced = {**branch.path, branch.guard.ordinal: decision}
+        raw = self._trace_raw(bound, first=False, forced=forced)
+        n, slots = _rest(raw, branch.guard.ordinal, branch.n_slots, self.__name__)
+        run = self._build(raw.part(raw.nodes[n + 1:], slots), forced, continuation=True)[0]
+        branch.table[decision] = run
+        return run
 
     # -- the retracing warning ---------------------------------------------------------------
     def _note_call(self, traced: bool) -> None:
@@ -451,16 +555,6 @@ def _kernel_error(graph, error):
     return InvalidArgumentError(f"{error} (in tf.function {graph.name}){where}")
 
 
-def _guard_after_effect(graph, failed) -> RuntimeError:
-    node = graph.nodes[failed.node_index]
-    from .graph import _where
-    return RuntimeError(
-        f"tf.function {graph.name}: the Python decision at {_where(node.site)} on a tensor's value went "
-        f"the other way this call, after a stateful call (optimizer or metric update, assign, tf.print) "
-        f"had already run, so the call cannot be redone. Make the decision before the stateful calls, "
-        f"use tf.where for an elementwise choice, or run eagerly (tf.config.run_functions_eagerly).")
-
-
 # -- arguments ----------------------------------------------------------------------------------------
 
 def _is_tensor_like(v) -> bool:
@@ -498,6 +592,59 @@ def _placeholders(graph, bound):
     bound = bound.signature.bind_partial()
     bound.arguments.update(new)
     return bound.args, bound.kwargs
+
+
+def _flat_tensors(bound) -> list:
+    out = []
+
+    def leaf(v):
+        out.append(v if isinstance(v, Tensor) else Tensor(convert_to_array(v)))
+        return v
+    for value in bound.arguments.values():
+        _walk(value, leaf)
+    return out
+
+
+def _value_of(graph, env, i):
+    """A replayed program's value: computed, a variable (read where used), or a constant."""
+    t = env.get(i)
+    if t is None:
+        t = graph.variables.get(i)
+        if t is None:
+            t = Tensor(graph.constants[i])
+    return t
+
+
+def _decide(t, guard):
+    """A replayed decision: in an outer trace a guard of its own, else the value's."""
+    graph = state.graph
+    if graph is not None:
+        return graph.guard(t, guard.kind)
+    return guard.decide(t._value)
+
+
+def _restage(call, args, kwargs):
+    """A replayed staged call: made now, or staged into the function being traced."""
+    graph = state.graph
+    if graph is None:
+        return call.fn(*args, **kwargs)
+    with paused():
+        return graph.stage(call.fn, args, kwargs, call.trace_result, call.name)
+
+
+def _rest(raw, ordinal: int, count: int, name: str):
+    """Where decision `ordinal` is in a new trace, and the values defined before it.
+
+    Two traces of one path define the same values in the same order, so these pair up with
+    the values an earlier trace defined before the decision (`count` of them).
+    """
+    n = raw.guard_position(ordinal)
+    slots = raw.defined_before(n)
+    if len(slots) != count:
+        raise RuntimeError(f"tf.function {name}: tracing again for another outcome of the decision at "
+                           f"{_where(raw.nodes[n].site)} recorded a different program before it; the "
+                           f"Python function must trace the same way each time.")
+    return n, slots
 
 
 def _flat_arrays(bound) -> list:
@@ -557,11 +704,12 @@ def _walk_out(value, leaf):
     return value
 
 
-def _pack(structure, arrays):
+def _pack(structure, values):
+    """The returned nest, its tensors made from the program's output arrays (or tensors)."""
     def walk(x):
         if isinstance(x, _Out):
-            return Tensor(np.asarray(arrays[x.index]) if not isinstance(arrays[x.index], np.ndarray)
-                          else arrays[x.index])
+            v = values[x.index]
+            return v if isinstance(v, Tensor) else Tensor(v if isinstance(v, np.ndarray) else np.asarray(v))
         if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
             return type(x)(walk(v) for v in x)
         if isinstance(x, tuple):

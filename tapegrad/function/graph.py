@@ -121,13 +121,16 @@ class Guard:
     is specialised again for the new decision - AutoGraph's effect, by specialisation.
     """
 
-    __slots__ = ("kind", "expected")
+    __slots__ = ("kind", "expected", "ordinal")
 
-    def __init__(self, kind, expected):
-        self.kind, self.expected = kind, expected
+    def __init__(self, kind, expected, ordinal):
+        self.kind, self.expected, self.ordinal = kind, expected, ordinal  # ordinal: n-th decision traced
+
+    def decide(self, array):
+        return self.kind(array[()] if isinstance(array, np.ndarray) else array)
 
     def __call__(self, array) -> bool:
-        return self.kind(array[()] if isinstance(array, np.ndarray) else array) == self.expected
+        return self.decide(array) == self.expected
 
 
 class RunEagerly(Exception):
@@ -136,20 +139,57 @@ class RunEagerly(Exception):
 
 
 class GuardFailed(Exception):
-    """A compiled program met a value that its guards were not specialised for."""
+    """A compiled program met a value that its guards were not specialised for (before any
+    staged call ran, so the call can start again with another specialisation)."""
 
     def __init__(self, node_index, after_effect):
+        # after_effect (the generated code passes it) is False: a later decision is a Branch
         super().__init__(node_index)
-        self.node_index, self.after_effect = node_index, after_effect
+        self.node_index = node_index
+
+
+class Branch:
+    """A decision taken after a staged call: it picks the program for the rest of the call.
+
+    The program before it has run (its staged calls too), so the call cannot start again;
+    instead the compiled program ends in a Branch, called with every value defined so far.
+    Each outcome seen has its own continuation program (AutoGraph's conditional, one
+    specialisation per outcome); a new outcome raises BranchMissing for the function to
+    trace that continuation and carry on.
+    """
+
+    __slots__ = ("guard", "slot", "n_slots", "path", "table", "name")
+
+    def __init__(self, guard, slot, n_slots, path):
+        self.guard, self.slot, self.n_slots = guard, slot, n_slots
+        self.path = path    # {ordinal: decision} of the decisions before this one
+        self.table: dict = {}
+        self.name = "branch"
+
+    def __call__(self, *arrays):
+        decision = self.guard.decide(arrays[self.slot])
+        run = self.table.get(decision)
+        if run is None:
+            raise BranchMissing(self, decision, arrays)
+        return run(*arrays)
+
+
+class BranchMissing(Exception):
+    """A Branch met an outcome that has no continuation program yet."""
+
+    def __init__(self, branch, decision, arrays):
+        super().__init__(decision)
+        self.branch, self.decision, self.arrays = branch, decision, arrays
 
 
 class StagedCall:
     """A Python function staged into the graph: rebuilt from its tensor inputs on every run."""
 
-    __slots__ = ("fn", "structure", "n_outputs", "name")
+    __slots__ = ("fn", "structure", "n_outputs", "name", "trace_result")
 
-    def __init__(self, fn, structure, n_outputs, name):
+    def __init__(self, fn, structure, n_outputs, name, trace_result):
         self.fn, self.structure, self.n_outputs, self.name = fn, structure, n_outputs, name
+        self.trace_result = trace_result  # what staging it again while tracing continues with
 
     def __call__(self, *arrays):
         """Run with the current arrays; return the output arrays."""
@@ -175,7 +215,32 @@ class Graph:
         self.names: dict = {}              # id -> name shown in the printed graph
         self.created_variables: list = []
         self.autograph = True              # Python decisions on tensors become guards
+        self.forced: dict = {}             # guard ordinal -> the decision to take (re-tracing a path)
+        self._guards = 0
         self._counts: dict = {}
+
+    def part(self, nodes, inputs) -> "Graph":
+        """A graph of some of these nodes, reading `inputs`; the tables are copies (passes edit them)."""
+        g = Graph(self.name)
+        g.nodes, g.inputs = nodes, list(inputs)
+        g.outputs, g.output_structure = list(self.outputs), self.output_structure
+        g.variables, g.constants = dict(self.variables), dict(self.constants)
+        g.specs, g.names, g._counts = dict(self.specs), dict(self.names), dict(self._counts)
+        g.autograph = self.autograph
+        return g
+
+    def copy(self) -> "Graph":
+        """A copy that the passes (which edit nodes in place) leave as traced."""
+        return self.part([Node(n.op, n.params, n.in_ids, n.out_ids, n.site, n.call, n.guard)
+                          for n in self.nodes], self.inputs)
+
+    def defined_before(self, n: int) -> list:
+        """Ids of the inputs and of what nodes[:n] define, in program order."""
+        return list(self.inputs) + [o for node in self.nodes[:n] for o in node.out_ids]
+
+    def guard_position(self, ordinal: int) -> int:
+        return next(n for n, node in enumerate(self.nodes) if node.guard is not None and
+                    node.guard.ordinal == ordinal)
 
     # -- recording ------------------------------------------------------------------------
     def placeholder(self, value: np.ndarray, name: str) -> SymbolicTensor:
@@ -231,10 +296,16 @@ class Graph:
         return self._random_ops
 
     def guard(self, t: Tensor, kind):
-        """Take a Python decision on t's value now; the compiled program checks it on every call."""
-        value = kind(t._value[()] if isinstance(t._value, np.ndarray) else t._value)
-        self.nodes.append(Node(None, {}, (self._use(t),), (), user_site(3), guard=Guard(kind, value)))
-        return value
+        """Take a Python decision on t's value now; the compiled program checks it on every call.
+
+        When the graph re-traces a path (`forced`), the decision is the one forced for it.
+        """
+        guard = Guard(kind, None, self._guards)
+        self._guards += 1
+        value = self.forced.get(guard.ordinal)
+        guard.expected = guard.decide(t._value) if value is None else value
+        self.nodes.append(Node(None, {}, (self._use(t),), (), user_site(3), guard=guard))
+        return guard.expected
 
     def stage(self, fn, args, kwargs, trace_result, name: str):
         """Record a staged call of fn(*args, **kwargs); return what tracing continues with."""
@@ -250,7 +321,7 @@ class Graph:
             t._id = next_id()
             self._define(t, self._unique(name))
             t.__class__ = SymbolicTensor
-        call = StagedCall(fn, structure, len(outs), name)
+        call = StagedCall(fn, structure, len(outs), name, trace_result)
         self.nodes.append(Node(None, {}, in_ids, tuple(t._id for t in outs), user_site(3), call))
         return result
 
