@@ -1,2 +1,3 @@
 """``tapegrad.inspect``: see what the differentiation does."""
 from .graph_view import render, summary, to_dot  # noqa: F401
+from .monitor import GradientMonitor, GradientWarning  # noqa: F401
