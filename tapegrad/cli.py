@@ -1,7 +1,7 @@
 """The ``tapegrad`` command (also ``python -m tapegrad``).
 
     tapegrad quickstart [--epochs 5] [--batch-size 32] [--data digits|mnist=PATH|fashion_mnist=PATH]
-                        [--resume] [--lang ko|en] [--checkpoint-dir DIR] [--seed 0]
+                        [--resume] [--lang ko|en] [--checkpoint-dir DIR] [--seed 0] [--inspect]
     tapegrad gan dcgan [--epochs N] [--data digits|mnist=PATH] [--eager] [--score] ...
     tapegrad gan pix2pix [--epochs N] [--data digits|DIR] [--eager] [--resume] ...
 
@@ -29,7 +29,8 @@ def main(argv=None) -> int:
             gan.run(args)
         else:
             quickstart.run(epochs=args.epochs, batch_size=args.batch_size, data=args.data, resume=args.resume,
-                           lang=args.lang, checkpoint_dir=args.checkpoint_dir, seed=args.seed)
+                           lang=args.lang, checkpoint_dir=args.checkpoint_dir, seed=args.seed,
+                           inspect=args.inspect)
     except KeyboardInterrupt:
         kept = ("the pictures written so far are kept" if getattr(args, "model", None) == "dcgan"
                 else "the checkpoints saved so far are kept (continue with --resume)")
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     quick.add_argument("--checkpoint-dir", metavar="DIR",
                        help="where checkpoints go (default: tapegrad-checkpoints/quickstart-DATA)")
     quick.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    quick.add_argument("--inspect", action="store_true",
+                       help="after each epoch, print each variable's gradient norm and update/weight ratio "
+                            "and each ReLU layer's dead units; plot them at the end (PNG, with matplotlib)")
     from .apps.gan import add_parser
     add_parser(commands)
     return parser

@@ -4,7 +4,9 @@ The model, ``train_step``, ``test_step`` and the epoch loop are the seed's code 
 ``examples/quickstart.py``), with what a long run needs around them: a progress bar per epoch, a
 checkpoint after every epoch (``tf.train.CheckpointManager``), ``--resume`` from the newest intact
 one — bit for bit, data order included, since the checkpoint keeps the shuffle's epoch count and
-the random state — and a loss/accuracy curve when matplotlib is installed.
+the random state — and a loss/accuracy curve when matplotlib is installed.  With ``inspect``
+(``--inspect``), a ``tapegrad.inspect.GradientMonitor`` records every step's gradients inside the
+compiled ``train_step``, its table follows each epoch's line, and its plot is saved at the end.
 """
 from __future__ import annotations
 
@@ -32,7 +34,11 @@ MESSAGES = {
            "saved": "체크포인트: {path} (이어서 학습: --resume)",
            "curves": "학습 곡선: {path}",
            "no_plot": "학습 곡선을 그리려면 matplotlib이 필요합니다: pip install 'tapegrad[plot]'",
-           "epoch": "에포크"},
+           "epoch": "에포크",
+           "inspect": "그래디언트 모니터: 변수마다 그래디언트 노름(평균, 최대)과 업데이트/가중치 비율"
+                      "(1e-3 안팎이면 건강합니다), ReLU 층마다 에포크 내내 0만 낸 유닛(죽은 ReLU)",
+           "gradient_plot": "그래디언트 그래프: {path}",
+           "no_gradient_plot": "그래디언트 그래프를 그리려면 matplotlib이 필요합니다: pip install 'tapegrad[plot]'"},
     "en": {"resumed": "Resuming from checkpoint {path} ({epoch} epochs done).",
            "no_checkpoint": "No checkpoint in {directory}; training from the start.",
            "skipped": "warning: {warning}",
@@ -40,7 +46,11 @@ MESSAGES = {
            "saved": "Checkpoint: {path} (continue with --resume)",
            "curves": "Learning curves: {path}",
            "no_plot": "For learning curves install matplotlib: pip install 'tapegrad[plot]'",
-           "epoch": "Epoch"},
+           "epoch": "Epoch",
+           "inspect": "Gradient monitor: per variable the gradient norm (mean, max) and the update/weight "
+                      "ratio (about 1e-3 is healthy); per ReLU layer the units that gave 0 all epoch (dead ReLUs)",
+           "gradient_plot": "Gradient plot: {path}",
+           "no_gradient_plot": "For the gradient plot install matplotlib: pip install 'tapegrad[plot]'"},
 }
 DATASETS = ("digits", "mnist", "fashion_mnist")
 
@@ -133,10 +143,11 @@ class History:
 
 
 def run(epochs=5, batch_size=32, data="digits", resume=False, lang="ko", checkpoint_dir=None, seed=0,
-        out=None, err=None, progress=None) -> list:
+        out=None, err=None, progress=None, inspect=False) -> list:
     """Train the seed's model with the seed's loop for `epochs` epochs in all (with `resume`,
     continuing the newest intact checkpoint in `checkpoint_dir`); print the seed's line per epoch
-    to `out` and the rest to `err`; return each epoch's [loss, accuracy, test loss, test accuracy].
+    to `out` and the rest to `err` (with `inspect`, the gradient monitor's table after each epoch
+    and its plot at the end); return each epoch's [loss, accuracy, test loss, test accuracy].
 
     >>> import io, tempfile
     >>> rows = run(epochs=1, checkpoint_dir=tempfile.mkdtemp(), err=io.StringIO())
@@ -183,6 +194,8 @@ def run(epochs=5, batch_size=32, data="digits", resume=False, lang="ko", checkpo
 
         # 3. 그라디언트(gradients) 계산
         gradients = tape.gradient(loss, model.trainable_variables)
+        if monitor is not None:  # Not in the seed: --inspect records each step's gradients (staged)
+            monitor.record(gradients, model.trainable_variables)
 
         # 4. 오차역전파(Backpropagation) - weight 업데이트
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
@@ -229,6 +242,11 @@ def run(epochs=5, batch_size=32, data="digits", resume=False, lang="ko", checkpo
     if int(epoch_done) >= epochs:
         print(say["done"].format(epoch=int(epoch_done)), file=err)
         return history.rows
+    monitor = None
+    if inspect:  # made before train_step's first call, so that its trace records each step
+        from tapegrad.inspect import GradientMonitor
+        monitor = GradientMonitor(model, optimizer, verbose=False, initial_epoch=int(epoch_done))
+        print(say["inspect"], file=err)
     show = err.isatty() if progress is None else progress
     for epoch in range(int(epoch_done), epochs):
         # Not in the seed: TensorFlow's quickstart starts each epoch with fresh metrics; without
@@ -246,13 +264,34 @@ def run(epochs=5, batch_size=32, data="digits", resume=False, lang="ko", checkpo
 
         results = (train_loss.result(), train_acc.result() * 100, test_loss.result(), test_acc.result() * 100)
         print(template.format(epoch + 1, *results), file=out, flush=True)
+        if monitor is not None:
+            _report_gradients(monitor, say, err)
         history.append(results)
         epoch_done.assign(epoch + 1)
         path = manager.save()
     print(say["saved"].format(path=path), file=err)
     curves = os.path.join(directory, "curves.png")
     print(say["curves"].format(path=curves) if plot_curves(history.rows, curves) else say["no_plot"], file=err)
+    if monitor is not None:
+        monitor.close()
+        plot = os.path.join(directory, "gradients.png")
+        try:
+            monitor.plot(plot)
+            print(say["gradient_plot"].format(path=plot), file=err)
+        except ImportError:
+            print(say["no_gradient_plot"], file=err)
     return history.rows
+
+
+def _report_gradients(monitor, say: dict, err) -> None:
+    """End the monitor's epoch: print its table, then its warnings in the run's language, to `err`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = monitor.end_epoch()
+    print(table, file=err)
+    for warning in caught:
+        print(say["skipped"].format(warning=warning.message), file=err)
+    err.flush()
 
 
 def progress_bar(batches, label: str, stream, show: bool = True, width: int = 30):
