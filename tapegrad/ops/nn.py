@@ -1,8 +1,9 @@
 """Activations, losses and normalisation (``tf.nn``; convolution and pooling live in ``conv``).
 
 Primitives, each for a stated reason: ``relu`` and its gradient ``relu_grad`` (one
-NumPy call each way, and TF's exact gradient 0 at x = 0), ``softplus`` (no overflow
-at large |x|), ``softmax`` and ``log_softmax`` (max-shifted, one op each), and
+NumPy call each way, and TF's exact gradient 0 at x = 0), ``leaky_relu`` and its gradient
+``leaky_relu_grad`` (a maximum and a product instead of np.where, several times faster),
+``softplus`` (no overflow at large |x|), ``softmax`` and ``log_softmax`` (max-shifted, one op each), and
 ``sparse_softmax_cross_entropy_with_logits`` (fused, and it checks its labels).
 Everything else is a composite of those and the ``math``/``reduce`` ops.
 """
@@ -71,6 +72,43 @@ def relu6(features, name=None):
     return where(features < 6, relu(features), 6)
 
 
+def _leaky_relu_vjp(g, out, features, alpha):
+    return leaky_relu_grad(g, features, alpha=alpha)
+
+
+@defop(vjp=(lambda gg, out, g, features, alpha: leaky_relu_grad(gg, features, alpha=alpha), None),
+       jvp=(lambda t, out, g, features, alpha: leaky_relu_grad(t, features, alpha=alpha), None),
+       domain=(REAL, NONZERO), batch_vjp=True,
+       cases=[dict(shapes=((3, 4), (3, 4))), dict(shapes=((3, 1), (4,))),
+              dict(shapes=((3, 4), (3, 4)), params=dict(alpha=1.5))])
+def leaky_relu_grad(gradients, features, alpha=0.2):
+    """`gradients` where `features` > 0, else alpha * `gradients`: the vjp of leaky_relu (TF's
+    LeakyReluGrad, slope alpha at 0).
+
+    For 0 <= alpha <= 1 a product with max(mask, alpha) (1 where positive, alpha elsewhere)
+    gives np.where's bits several times faster.
+
+    >>> from tapegrad.ops.nn import leaky_relu_grad
+    >>> leaky_relu_grad([1.0, 1.0, 1.0], [-1.0, 0.0, 2.0], alpha=0.5).numpy()
+    array([0.5, 0.5, 1. ], dtype=float32)
+    """
+    positive = features > 0
+    if 0 <= alpha <= 1:
+        return gradients * np.maximum(positive, gradients.dtype.type(alpha))
+    return np.where(positive, gradients, gradients * alpha)
+
+
+@defop(vjp=(_leaky_relu_vjp,), jvp=(_leaky_relu_vjp,), domain=(NONZERO,), batch_vjp=True, name="leaky_relu",
+       cases=[dict(shapes=((3, 4),)), dict(shapes=((),)), dict(shapes=((3, 4),), params=dict(alpha=1.5)),
+              dict(shapes=((3, 4),), params=dict(alpha=-0.5))])
+def _leaky_relu(features, alpha=0.2):
+    """The primitive of `leaky_relu` (for speed: one maximum or minimum against alpha * features,
+    the bits of np.where(features > 0, features, alpha * features) several times faster)."""
+    scaled = np.asarray(np.multiply(features, alpha))  # an array even at rank 0, for out=
+    # alpha <= 1: alpha x <= x where x > 0 and >= x where x < 0; alpha > 1 the other way round
+    return (np.maximum if alpha <= 1 else np.minimum)(features, scaled, out=scaled)
+
+
 def leaky_relu(features, alpha=0.2, name=None):
     """features where positive, alpha * features elsewhere (slope alpha at 0, as TF).
 
@@ -81,7 +119,7 @@ def leaky_relu(features, alpha=0.2, name=None):
     features = convert_to_tensor(features)
     if features.dtype.is_integer:
         features = cast(features, dtypes.float32)
-    return where(features > 0, features, features * alpha)
+    return _leaky_relu(features, alpha=float(alpha))
 
 
 def _exponential_linear(features, alpha):

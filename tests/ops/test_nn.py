@@ -53,6 +53,23 @@ def test_leaky_relu_default_alpha_and_slope_at_zero():
     np.testing.assert_allclose(tf.nn.leaky_relu([-1.0], alpha=0.5).numpy(), [-0.5])
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.2, 0.3, 1.0, 1.5, -0.5])
+def test_leaky_relu_primitive_gives_the_bits_of_where(alpha):
+    # the primitive's maximum/minimum and mask products against TF's definition with np.where
+    x = np.random.default_rng(1).standard_normal(1000).astype(np.float32)
+    x[:3] = [0.0, -0.0, np.nan]
+    g = np.random.default_rng(2).standard_normal(1000).astype(np.float32)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.nn.leaky_relu(xt, alpha=alpha)
+    gradient = tape.gradient(y, xt, output_gradients=tf.constant(g)).numpy()
+    expected = np.where(x > 0, x, x * np.float32(alpha))
+    np.testing.assert_array_equal(y.numpy()[3:], expected[3:])
+    assert np.isnan(y.numpy()[2]) and y.numpy()[0] == 0.0 and y.numpy()[1] == 0.0
+    np.testing.assert_array_equal(gradient, np.where(x > 0, g, g * np.float32(alpha)))
+
+
 @pytest.mark.parametrize("name, alpha, scale", [("elu", 1.0, 1.0),
                                                 ("selu", 1.6732632423543772, 1.0507009873554805)])
 def test_exponential_linear_units(name, alpha, scale):
