@@ -18,35 +18,17 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
 from operator import itemgetter
 
 import numpy as np
 
 from .source import format_site, user_site
+from .state import note_break, note_shadow, state
 from .tensor import Tensor, Variable, convert_to_array, next_id
 from ..errors import InvalidArgumentError
 
 REGISTRY: dict[str, "Op"] = {}
 _TENSORS = (Tensor, Variable)
-
-
-class _State(threading.local):
-    """Per-thread recording state: the active tapes and forward accumulators."""
-
-    def __init__(self):
-        self.tapes: list = []
-        self.accumulators: list = []
-        self.graph = None      # the function graph being traced, if any
-        self.numerics = None   # tf.debugging.enable_check_numerics: called on every op's output
-        self.active = False    # any of the above: the one check on the eager hot path
-
-    def refresh(self) -> None:
-        """Recompute `active` after removing something (adding just sets it True)."""
-        self.active = bool(self.tapes or self.accumulators or self.graph is not None or self.numerics)
-
-
-state = _State()
 
 
 class paused:
@@ -366,7 +348,11 @@ def _after(op, tensors, out, params) -> None:
         state.graph.record(op, tensors, out, params)
     if state.numerics is not None:
         state.numerics(op, tensors, out)
+    if state.shadows:
+        note_shadow(tensors, out)
     if op.vjps is None:
+        if state.tapes:
+            note_break(op, tensors, out)  # for tape.explain: where a path to the target ended
         return
     if state.tapes:
         _record(op, tensors, out, params)
@@ -381,7 +367,8 @@ def _param_text(params) -> str:
 
 def _record(op, tensors, out, params) -> None:
     if out._value.dtype.kind not in "fc":
-        return  # integer and bool results carry no gradient (TF: None)
+        note_break(op, tensors, out)  # integer and bool results carry no gradient (TF: None)
+        return
     eqn = None
     for tape in state.tapes:
         ids = tape._ids

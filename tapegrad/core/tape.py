@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import sys
 
 import numpy as np
 
 from .op import state
+from .state import MAX_NOTES
 from .sparse import IndexedSlices
 from .tensor import Tensor, Variable, convert_to_tensor, next_id
-from .source import format_site
+from .source import format_site, user_site
 from ..errors import InvalidArgumentError
 
 logger = logging.getLogger("tapegrad")
@@ -89,6 +91,9 @@ class GradientTape:
         self._ids = None           # ids of watched tensors and of recorded outputs
         self._variables = {}       # watched variables by id (creation order = id order)
         self._recording = False
+        self._site = None          # the user's `with` line
+        self._hooks = None         # id -> [fn]: tapegrad.inspect.on_gradient
+        self._explained = None     # why the last gradient had Nones (kept past a non-persistent use)
 
     # -- context -------------------------------------------------------------------
     def __enter__(self) -> "GradientTape":
@@ -97,6 +102,8 @@ class GradientTape:
                              "already-active tape.")
         if self._eqns is None:
             self._fresh()
+        caller = sys._getframe(1)  # the `with` line (user_site's walk costs a microsecond per tape)
+        self._site = caller.f_code, caller.f_lasti
         self._push()
         return self
 
@@ -107,6 +114,15 @@ class GradientTape:
     def _fresh(self):
         self._eqns, self._ids = [], set()
         self._variables = {}
+        self._notes = None         # what explain() needs beyond the eqns (core/state.py), made on demand
+        self._shadow_ids = {}      # id computed inside stop_recording() -> that block's site
+        self._paused_site = None
+
+    def _note(self, kind: str, ids: tuple, site, detail: str) -> None:
+        if self._notes is None:
+            self._notes = []
+        if len(self._notes) < MAX_NOTES:
+            self._notes.append((kind, ids, site, detail))
 
     def _push(self):
         state.tapes.append(self)
@@ -162,9 +178,14 @@ class GradientTape:
         if not self._recording:
             raise ValueError("Tape is not recording.")
         self._pop()
+        # still noted (not recorded), so that explain() can say a target was computed in here
+        self._paused_site = user_site(3)
+        state.shadows.append(self)
+        state.active = True
         try:
             yield
         finally:
+            state.shadows.remove(self)
             self._push()
 
     def reset(self) -> None:
@@ -234,11 +255,47 @@ class GradientTape:
             s = _ones(t._value) if s is None else convert_to_tensor(s, dtype=t.dtype)
             seeds[t._id] = s if t._id not in seeds else seeds[t._id] + s
         source_ids = _source_ids(flat_sources, ids, seeds)
-        cts = backprop(self._eqns, seeds, source_ids) if seeds else {}
-        self._end_use()
+        cts = backprop(self._eqns, seeds, source_ids, hooks=self._hooks) if seeds else {}
         results = [_result(s, cts.get(s._id) if s._id in source_ids else None, zero)
                    for s in flat_sources]
+        if not zero and (not flat_sources or any(r is None for r in results)):
+            self._remember_missing(target, sources, flat_sources, results)
+        self._end_use()
         return results[0] if type(sources) in _TENSOR_TYPES else pack_sequence_as(sources, results)
+
+    # -- seeing the differentiation (tapegrad/inspect) ------------------------------------------
+    def explain(self, target, sources):
+        """Why each source's gradient of `target` is None, in plain words with the user's lines.
+
+        Call it where you would call `gradient` (also after it: a non-persistent tape keeps the
+        explanation of its last gradient's Nones).  See ``tapegrad.inspect.why_none``.
+
+        >>> import tapegrad as tf
+        >>> x = tf.constant(3.0)
+        >>> with tf.GradientTape() as tape:
+        ...     y = x * x
+        >>> print(tape.explain(y, x))  # doctest: +ELLIPSIS
+        x: no gradient - x is a constant tensor that the tape never watched. Call tape.watch(x) ...
+            at <doctest ...>:1 (in <module>)
+        """
+        from ..inspect.why import explain
+        return explain(self, target, sources, user_site(2))
+
+    def on_gradient(self, tensor, fn):
+        """Call ``fn(gradient)`` when backward reaches `tensor`; a non-None result replaces it.
+
+        See ``tapegrad.inspect.on_gradient``.  Returns a handle with ``remove()``.
+        """
+        from ..inspect.hooks import on_gradient
+        return on_gradient(tensor, fn, tapes=[self])
+
+    def _remember_missing(self, target, sources, flat_sources, results) -> None:
+        """Before a non-persistent tape forgets its record: why some gradients are None, for
+        apply_gradients' warning and for explain() after gradient()."""
+        from ..inspect.why import explain, remember
+        self._explained = explain(self, target, sources, user_site(3), flat_sources=flat_sources,
+                                  results=results)
+        remember(self._explained)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
@@ -391,11 +448,18 @@ def on_path(eqns, source_ids):
     return path, reach
 
 
-def backprop(eqns, seeds: dict, source_ids: set, batch_dims: int = 0, path=None) -> dict:
-    """Reverse mode over `eqns`: cotangents of every id on a path from sources to seeds."""
+def backprop(eqns, seeds: dict, source_ids: set, batch_dims: int = 0, path=None, hooks=None) -> dict:
+    """Reverse mode over `eqns`: cotangents of every id on a path from sources to seeds.
+
+    `hooks` (id -> [fn], from on_gradient) see each hooked cotangent once it is complete:
+    when backward reaches the op that made the value, or at the end for a source.
+    """
     path, reach = on_path(eqns, source_ids) if path is None else path
     cts = dict(seeds)
+    hooked = set() if hooks else None  # a source that is also an op's output is hooked once
     for op, params, in_ids, inputs, out_ids, out, site in reversed(path):
+        if hooks:
+            _run_hooks(hooks, out_ids, cts, hooked)
         if len(out_ids) == 1:
             out_id = out_ids[0]
             g = cts.get(out_id)
@@ -421,7 +485,18 @@ def backprop(eqns, seeds: dict, source_ids: set, batch_dims: int = 0, path=None)
                 ct = _fit(ct, op, inputs, k, batch_dims, site)
             prev = cts.get(in_id)
             cts[in_id] = ct if prev is None else _accumulate(prev, ct)
+    if hooks:
+        _run_hooks(hooks, tuple(source_ids), cts, hooked)
     return cts
+
+
+def _run_hooks(hooks, ids, cts, hooked: set) -> None:
+    for i in ids:
+        fns = hooks.get(i)
+        if fns and i not in hooked and cts.get(i) is not None:
+            hooked.add(i)
+            from ..inspect.hooks import call_hooks
+            cts[i] = call_hooks(fns, cts[i])
 
 
 def _batched_backprop(eqns, target_id, seed: np.ndarray, source_ids):

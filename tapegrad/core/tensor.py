@@ -12,6 +12,8 @@ import numpy as np
 
 from . import dtypes
 from .shape import TensorShape
+from .source import user_site
+from .state import note_exit, state
 
 # Unique ids for tensors a tape tracks.  0 means "never watched, never recorded";
 # ids are never reused, unlike id(), so a dead tensor cannot alias a new one.
@@ -61,10 +63,14 @@ class Tensor:
 
     def numpy(self):
         """A copy of the value as a NumPy array (a NumPy scalar for rank 0), as TF's."""
+        if state.tapes:
+            note_exit(self, ".numpy()")
         v = self._value
         return v.copy() if isinstance(v, np.ndarray) and v.ndim else v[()] if isinstance(v, np.ndarray) else v
 
     def __array__(self, dtype=None, copy=None):
+        if state.tapes:
+            note_exit(self, "a NumPy call (np.asarray)")
         v = np.asarray(self._value)
         if dtype is not None and v.dtype != dtype:
             return v.astype(dtype)
@@ -93,9 +99,13 @@ class Tensor:
                         f"{self.shape} and dtype {self.dtype.name}.")
 
     def __int__(self) -> int:
+        if state.tapes:
+            note_exit(self, "int()")
         return int(self._value)
 
     def __float__(self) -> float:
+        if state.tapes:
+            note_exit(self, "float()")
         return float(self._value)
 
     def __complex__(self) -> complex:
@@ -162,7 +172,7 @@ class Variable(Tensor):
     array([2., 3.], dtype=float32)
     """
 
-    __slots__ = ("_name", "_trainable", "constraint", "_handle_name", "path")
+    __slots__ = ("_name", "_trainable", "constraint", "_handle_name", "path", "_site")
 
     def __init__(self, initial_value=None, trainable: bool = True, validate_shape: bool = True,
                  name: str | None = None, dtype=None, constraint=None, shape=None,
@@ -179,6 +189,7 @@ class Variable(Tensor):
         self._name = base if base.endswith(":0") else base + ":0"
         self.path = base  # where the variable lives, e.g. "sequential/dense/kernel" (Keras sets it)
         self.constraint = constraint
+        self._site = user_site(2)  # where the user made it (tape.explain tells look-alike variables apart)
         from . import tape
         tape.variable_created(self)
 
@@ -203,6 +214,8 @@ class Variable(Tensor):
         return identity(self)
 
     def numpy(self):
+        if state.tapes:
+            note_exit(self, ".numpy()")
         return self._value.copy() if self._value.ndim else self._value[()]
 
     def _checked(self, value, what: str) -> np.ndarray:

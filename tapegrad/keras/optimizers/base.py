@@ -468,8 +468,9 @@ class Optimizer:
         return f"{text}\n{extra}" if extra else text
 
     def _explain_missing(self, variables) -> str:
-        """Extra text explaining why these variables got no gradient ("" until tapes can say)."""
-        return ""
+        """Why these variables got no gradient, as the latest tape.gradient call saw it."""
+        from ...inspect.why import missing_text
+        return missing_text(variables)
 
     def _clip_gradients(self, grads) -> list:
         if self.clipnorm and self.clipnorm > 0:

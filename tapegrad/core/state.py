@@ -1,0 +1,69 @@
+"""Per-thread recording state, and the notes a tape keeps for explaining a None gradient.
+
+Its own module because both tensors (a value leaving tapegrad through ``.numpy()``) and
+ops (a non-differentiable op on a taped value) write notes, and tensor.py cannot import
+the op registry.
+"""
+from __future__ import annotations
+
+import threading
+
+from .source import user_site
+
+# A note: (kind, ids, site, detail).  kind "exit": the value of ids[0] left tapegrad
+# (detail: how); "break": a non-differentiable op took ids[:-1] and made ids[-1] (detail:
+# the op's name).  Values computed inside stop_recording() go to the tape's _shadow_ids.
+MAX_NOTES = 1000  # a persistent tape in a long loop must not grow without bound
+
+
+class _State(threading.local):
+    """Per-thread recording state: the active tapes and forward accumulators."""
+
+    def __init__(self):
+        self.tapes: list = []
+        self.accumulators: list = []
+        self.graph = None      # the function graph being traced, if any
+        self.numerics = None   # tf.debugging.enable_check_numerics: called on every op's output
+        self.shadows: list = []  # tapes inside stop_recording(): they note, never record
+        self.active = False    # any of the above: the one check on the eager hot path
+
+    def refresh(self) -> None:
+        """Recompute `active` after removing something (adding just sets it True)."""
+        self.active = bool(self.tapes or self.accumulators or self.graph is not None or self.numerics
+                           or self.shadows)
+
+
+state = _State()
+
+
+def note_exit(tensor, how: str) -> None:
+    """`tensor`'s value is leaving tapegrad (``.numpy()``, ``np.asarray``, ``float()``)."""
+    tid = tensor._id
+    if tid:
+        for tape in state.tapes:
+            if tid not in tape._ids and getattr(tensor, "_trainable", False) and tape._watch_accessed:
+                tape._watch_variable(tensor)  # TF's .numpy() of a variable is a read: the tape watches it
+            if tid in tape._ids:
+                tape._note("exit", (tid,), user_site(3), how)
+
+
+def note_break(op, tensors, out) -> None:
+    """A non-differentiable op (or one with an integer result) consumed taped values."""
+    for tape in state.tapes:
+        taped = tuple(t._id for t in tensors if t._id and t._id in tape._ids)
+        if taped:
+            if out._id == 0:  # named, so that explain() can tell a target made by this op
+                from .tensor import next_id
+                out._id = next_id()
+            tape._note("break", taped + (out._id,), user_site(4), op.name)
+
+
+def note_shadow(tensors, out) -> None:
+    """An op ran inside stop_recording() on values its tape tracks: remember where the chain went."""
+    for tape in state.shadows:
+        if any(t._id and (t._id in tape._ids or t._id in tape._shadow_ids or
+                          (getattr(t, "_trainable", False) and tape._watch_accessed)) for t in tensors):
+            if out._id == 0:
+                from .tensor import next_id
+                out._id = next_id()
+            tape._shadow_ids[out._id] = tape._paused_site
