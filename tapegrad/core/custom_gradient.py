@@ -1,16 +1,20 @@
 """custom_gradient: a function whose gradient is the one you write.
 
-The function runs with recording paused; its outputs are recorded as one
-equation whose vjp calls your ``grad_fn``.  Variables the function reads (and does
-not take as inputs) become extra inputs: ``grad_fn`` then takes ``variables=``
-and returns ``(input_grads, variable_grads)``, as in TensorFlow.
+The function runs off the tapes; its outputs are recorded as one equation whose vjp
+calls your ``grad_fn``.  Variables the function reads (and does not take as inputs)
+become extra inputs: ``grad_fn`` then takes ``variables=`` and returns
+``(input_grads, variable_grads)``, as in TensorFlow.
+
+Inside a ``tf.function`` trace the function's ops are recorded by the graph (they run on
+every call of the compiled program) and enclosed in one Region node, so that a replay
+of the program under a tape calls the function again and gets its gradient.
 """
 from __future__ import annotations
 
 import functools
 import inspect
 
-from .op import Eqn, paused, state
+from .op import Eqn, state
 from .source import user_site
 from .tape import GradientTape, flatten, pack_sequence_as
 from .tensor import Tensor, Variable, convert_to_tensor, next_id
@@ -52,19 +56,43 @@ def custom_gradient(f=None):
     @functools.wraps(f)
     def decorated(*args, **kwargs):
         inputs = [a if isinstance(a, Tensor) else convert_to_tensor(a) for a in args]
+        graph = state.graph
+        start = len(graph.nodes) if graph is not None else 0
         watcher = GradientTape()  # only to learn which variables f reads
-        with paused(), watcher:
+        with off_tapes(), watcher:
             y, grad_fn = f(*inputs, **kwargs)
+            flat_y = [convert_to_tensor(t) for t in flatten(y)]
+            # fresh outputs, as TF's identity wrap; a trace must record them (else they are constants)
+            outs = [Tensor(t._value) for t in flat_y] if graph is None else [_identity(t) for t in flat_y]
+        if graph is not None:
+            graph.enclose(start, decorated, args, kwargs, outs, f"custom_gradient.{f.__name__}")
         variables = [v for v in watcher.watched_variables() if all(v is not i for i in inputs)]
         if variables and not _accepts_variables(grad_fn):
             raise TypeError("@tf.custom_gradient grad_fn must accept keyword argument 'variables', "
                             f"since function uses variables: {variables}")
-        flat_y = [convert_to_tensor(t) for t in flatten(y)]
-        outs = [Tensor(t._value) for t in flat_y]  # fresh outputs, as TF's identity wrap
         _record(f.__name__, inputs + variables, outs, grad_fn, len(inputs), variables)
         return pack_sequence_as(y, outs)
 
     return decorated
+
+
+class off_tapes:
+    """Run code off this thread's tapes and forward accumulators, but not off a trace.
+
+    Unlike ``core.op.paused``, a ``tf.function`` being traced still records what runs
+    (a custom gradient's forward is part of the compiled program).
+    """
+
+    __slots__ = ("_saved",)
+
+    def __enter__(self):
+        self._saved = state.tapes[:], state.accumulators[:]
+        state.tapes[:], state.accumulators[:] = [], []
+        state.refresh()
+
+    def __exit__(self, *exc_info):
+        state.tapes[:], state.accumulators[:] = self._saved
+        state.refresh()
 
 
 def _accepts_variables(fn) -> bool:
@@ -111,7 +139,8 @@ def _record(name, inputs, outs, grad_fn, n_args, variables) -> None:
 
     vjps = tuple((lambda k: lambda g, out, *ins: all_grads(g)[k])(k) for k in range(len(inputs)))
     for out in outs:
-        out._id = next_id()
+        if not out._id:  # a trace gave its outputs ids already
+            out._id = next_id()
     eqn = Eqn.make(_CustomOp(name, vjps), {}, tuple(i._id for i in inputs),
                    tuple(Tensor(i._value, i._id) if type(i) is Variable else i for i in inputs),
                    tuple(o._id for o in outs), outs[0] if len(outs) == 1 else tuple(outs), user_site(3))
@@ -146,3 +175,8 @@ def _push_tangents(vjps, inputs, outs) -> None:
 def _zeros_like(t):
     from ..ops.array import zeros_like
     return zeros_like(t)
+
+
+def _identity(t):
+    from ..ops.array import identity
+    return identity(t)

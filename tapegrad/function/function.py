@@ -17,7 +17,9 @@ function being traced (a nested tf.function) - *replays* the traced program: its
 applied one by one, so the tapes record them (gradients of any order), forward mode
 pushes tangents, and an outer trace inlines them, while the Python function does not run
 again (trace counts and trace-time prints stay TF's).  Only the compiled call itself is
-one fused program; a replayed one costs what the eager ops cost.
+one fused program; a replayed one costs what the eager ops cost.  The exception is a
+``custom_gradient`` function: a replay calls it again (its Python runs), because the
+tapes need that call's ``grad_fn``.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import weakref
 import numpy as np
 
 from ..core import dtypes
+from ..core.custom_gradient import off_tapes
 from ..core.op import apply, paused, state
 from ..core.source import format_site, user_site
 from ..core.spec import TensorSpec
@@ -37,8 +40,8 @@ from ..ops.array import identity
 from .. import config
 from .codegen import compile_graph
 from .passes import optimize
-from .graph import (Branch, BranchMissing, Graph, GuardFailed, Node, RunEagerly, _fill, _tensor_leaves,
-                    _where)
+from .graph import (Branch, BranchMissing, Graph, GuardFailed, Node, Region, RunEagerly, _fill,
+                    _tensor_leaves, _where)
 
 logger = logging.getLogger("tapegrad")
 
@@ -330,6 +333,12 @@ class Function:
                     env = dict(zip(new, (env[i] for i in old)))
             elif node.op is not None:
                 env[node.out_ids[0]] = apply(node.op, ins, node.params)
+            elif type(node.call) is Region:  # a custom gradient: called again, for its grad_fn
+                region = node.call
+                if _read_later(raw, n, region):
+                    _forward_values(raw, region, env)
+                args, kwargs = _fill(region.structure, ins)
+                env.update(zip(node.out_ids, _tensor_leaves(region.fn(*args, **kwargs))))
             else:
                 args, kwargs = _fill(node.call.structure, ins)
                 env.update(zip(node.out_ids, _tensor_leaves(_restage(node.call, args, kwargs))))
@@ -459,7 +468,7 @@ class Function:
 
     def _compile(self, raw: Graph) -> _Program:
         traced = raw.copy()  # what replays read: the passes below edit `raw`
-        run, graph, source = self._build(raw, {}, continuation=False)
+        run, graph, source = self._build(raw.inlined(), {}, continuation=False)
         return _Program(run, graph, traced, source)
 
     def _build(self, graph: Graph, path: dict, continuation: bool):
@@ -500,7 +509,7 @@ class Function:
     def _continuation(self, branch: Branch, decision, bound):
         """Trace the rest of the call for a new outcome of `branch`; its program, kept for next time."""
         forced = {**branch.path, branch.guard.ordinal: decision}
-        raw = self._trace_raw(bound, first=False, forced=forced)
+        raw = self._trace_raw(bound, first=False, forced=forced).inlined()  # as the program branched
         n, slots = _rest(raw, branch.guard.ordinal, branch.n_slots, self.__name__)
         run = self._build(raw.part(raw.nodes[n + 1:], slots), forced, continuation=True)[0]
         branch.table[decision] = run
@@ -613,6 +622,26 @@ def _value_of(graph, env, i):
         if t is None:
             t = Tensor(graph.constants[i])
     return t
+
+
+def _read_later(graph, n: int, region) -> bool:
+    """Do nodes after nodes[n] (a Region) read values defined inside it (a grad_fn's closure)?"""
+    inside = region.defined()
+    return any(i in inside for node in graph.nodes[n + 1:] for i in node.in_ids) or \
+        any(o in inside for o in graph.outputs)
+
+
+def _forward_values(graph, region, env) -> None:
+    """Replay a Region's ops off the tapes, for the values later nodes read (as eagerly, the
+    tapes do not see a custom gradient's forward; its staged calls and decisions are the
+    function's, made when it is called again)."""
+    with off_tapes():
+        for node in region.nodes:
+            if type(node.call) is Region:
+                _forward_values(graph, node.call, env)
+            elif node.op is not None:
+                env[node.out_ids[0]] = apply(node.op, [_value_of(graph, env, i) for i in node.in_ids],
+                                             node.params)
 
 
 def _decide(t, guard):

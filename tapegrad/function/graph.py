@@ -174,6 +174,30 @@ class Branch:
         return run(*arrays)
 
 
+class Region:
+    """A custom_gradient call traced inline: the nodes its function recorded, and the call.
+
+    Compiled, the nodes run in its place (``Graph.inlined``: the passes see through it).  A
+    replayed call (under a tape, or inlined into another trace) calls `fn` again on that
+    call's tensors, so the tapes record one op whose gradient is that call's ``grad_fn`` - as
+    eagerly - rather than the forward's ops.
+    """
+
+    __slots__ = ("fn", "structure", "nodes", "name")
+
+    def __init__(self, fn, structure, nodes, name):
+        self.fn, self.structure, self.nodes, self.name = fn, structure, nodes, name
+
+    def defined(self) -> set:
+        """Ids of every value its nodes (nested regions' too) define."""
+        ids = set()
+        for node in self.nodes:
+            ids.update(node.out_ids)
+            if type(node.call) is Region:
+                ids |= node.call.defined()
+        return ids
+
+
 class BranchMissing(Exception):
     """A Branch met an outcome that has no continuation program yet."""
 
@@ -233,6 +257,15 @@ class Graph:
         """A copy that the passes (which edit nodes in place) leave as traced."""
         return self.part([Node(n.op, n.params, n.in_ids, n.out_ids, n.site, n.call, n.guard)
                           for n in self.nodes], self.inputs)
+
+    def inlined(self) -> "Graph":
+        """This graph with each Region replaced by (copies of) its nodes: what compiles.
+
+        Copies, because the passes edit nodes in place and replays read the Regions' nodes.
+        """
+        if not any(type(node.call) is Region for node in self.nodes):
+            return self
+        return self.part(_inline(self.nodes, copy=False), self.inputs)
 
     def defined_before(self, n: int) -> list:
         """Ids of the inputs and of what nodes[:n] define, in program order."""
@@ -325,6 +358,17 @@ class Graph:
         self.nodes.append(Node(None, {}, in_ids, tuple(t._id for t in outs), user_site(3), call))
         return result
 
+    def enclose(self, start: int, fn, args, kwargs, outs, name: str) -> None:
+        """Make nodes[start:], which a custom_gradient function just recorded, one Region node.
+
+        `fn(*args, **kwargs)` is the call that recorded them; `outs` are its outputs.
+        """
+        leaves, structure = _split(args, kwargs)
+        region = Region(fn, structure, self.nodes[start:], name)
+        del self.nodes[start:]
+        self.nodes.append(Node(None, {}, tuple(self._use(t) for t in leaves), tuple(o._id for o in outs),
+                               user_site(3), call=region))
+
     # -- printing -------------------------------------------------------------------------
     def var(self, vid: int) -> str:
         shape, dtype = self.specs[vid]
@@ -391,6 +435,17 @@ def _param_repr(v) -> str:
     if isinstance(v, np.dtype):
         return v.name
     return repr(v)
+
+
+def _inline(nodes, copy: bool) -> list:
+    out = []
+    for node in nodes:
+        if type(node.call) is Region:
+            out += _inline(node.call.nodes, copy=True)
+        else:
+            out.append(Node(node.op, node.params, node.in_ids, node.out_ids, node.site, node.call, node.guard)
+                       if copy else node)
+    return out
 
 
 # -- nests of arguments -----------------------------------------------------------------------
