@@ -50,6 +50,9 @@ def note_exit(tensor, how: str) -> None:
 def note_break(op, tensors, out) -> None:
     """A non-differentiable op (or one with an integer result) consumed taped values."""
     for tape in state.tapes:
+        for t in tensors:  # TF reads a variable with an op of its own: the tape watches it
+            if getattr(t, "_trainable", False) and tape._watch_accessed and t._id not in tape._ids:
+                tape._watch_variable(t)
         taped = tuple(t._id for t in tensors if t._id and t._id in tape._ids)
         if taped:
             if out._id == 0:  # named, so that explain() can tell a target made by this op
