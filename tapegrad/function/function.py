@@ -302,17 +302,16 @@ class Function:
 
     def _execute(self, program, bound, arrays):
         """Run a compiled program, growing its branches (decisions after staged calls) as needed."""
-        run, args = program.run, arrays
-        if state.numerics is not None:  # tf.debugging.enable_check_numerics: the checking variant
-            run = state.numerics.compiled(program.graph)
+        part, args = program, arrays
         while True:
             try:
-                return _pack(program.graph.output_structure, run(*args))
+                return _pack(program.graph.output_structure, _runner(part)(*args))
             except BranchMissing as missing:  # the call goes on where it stopped
-                run, args = self._continuation(missing.branch, missing.decision, bound), missing.arrays
+                part = self._continuation(missing.branch, missing.decision, bound)
+                args = missing.arrays
             except _KERNEL_ERRORS as e:
                 # keep the traceback: it goes through the generated line that failed
-                raise _kernel_error(program.graph, e).with_traceback(e.__traceback__) from None
+                raise _kernel_error(part.graph, e).with_traceback(e.__traceback__) from None
 
     def _replay(self, program, bound, tensors):
         """Apply the traced program's ops one by one to `tensors` (see the module docstring)."""
@@ -468,10 +467,11 @@ class Function:
 
     def _compile(self, raw: Graph) -> _Program:
         traced = raw.copy()  # what replays read: the passes below edit `raw`
-        run, graph, source = self._build(raw.inlined(), {}, continuation=False)
-        return _Program(run, graph, traced, source)
+        program = self._build(raw.inlined(), {}, continuation=False)
+        program.raw = traced
+        return program
 
-    def _build(self, graph: Graph, path: dict, continuation: bool):
+    def _build(self, graph: Graph, path: dict, continuation: bool) -> _Program:
         """Optimise and generate a traced path; a decision after a staged call becomes a Branch.
 
         `path`: the decisions taken before this graph's first node; `continuation`: the graph
@@ -488,16 +488,16 @@ class Function:
                 effects = True
         optimized = optimize(graph)
         run, source = compile_graph(optimized)
-        return run, optimized, source
+        return _Program(run, optimized, None, source)
 
     def _branch(self, graph: Graph, n: int, path: dict) -> Graph:
         """nodes[:n], then a Branch taking every value defined so far; the traced rest is its first case."""
         node = graph.nodes[n]
         slots = graph.defined_before(n)
-        branch = Branch(node.guard, slots.index(node.in_ids[0]), len(slots), path)
+        branch = Branch(node.guard, slots.index(node.in_ids[0]), len(slots), path, _runner)
         rest = graph.part(graph.nodes[n + 1:], slots)
         branch.table[node.guard.expected] = self._build(
-            rest, {**path, node.guard.ordinal: node.guard.expected}, continuation=True)[0]
+            rest, {**path, node.guard.ordinal: node.guard.expected}, continuation=True)
         outs = tuple(next_id() for _ in graph.outputs)
         head = graph.part(graph.nodes[:n] + [Node(None, {}, tuple(slots), outs, node.site, call=branch)],
                           graph.inputs)
@@ -506,14 +506,14 @@ class Function:
         head.outputs = list(outs)
         return head
 
-    def _continuation(self, branch: Branch, decision, bound):
+    def _continuation(self, branch: Branch, decision, bound) -> _Program:
         """Trace the rest of the call for a new outcome of `branch`; its program, kept for next time."""
         forced = {**branch.path, branch.guard.ordinal: decision}
         raw = self._trace_raw(bound, first=False, forced=forced).inlined()  # as the program branched
         n, slots = _rest(raw, branch.guard.ordinal, branch.n_slots, self.__name__)
-        run = self._build(raw.part(raw.nodes[n + 1:], slots), forced, continuation=True)[0]
-        branch.table[decision] = run
-        return run
+        program = self._build(raw.part(raw.nodes[n + 1:], slots), forced, continuation=True)
+        branch.table[decision] = program
+        return program
 
     # -- the retracing warning ---------------------------------------------------------------
     def _note_call(self, traced: bool) -> None:
@@ -546,6 +546,13 @@ class Function:
 
 
 _KERNEL_ERRORS = (ValueError, IndexError, np.exceptions.AxisError)
+
+
+def _runner(program):
+    """What runs a compiled program (or continuation) now: it, or with checks after each op while
+    tf.debugging.enable_check_numerics is on (made once per program, no retrace)."""
+    checker = state.numerics
+    return program.run if checker is None else checker.compiled(program.graph)
 
 
 def _kernel_error(graph, error):

@@ -155,23 +155,25 @@ class Branch:
     instead the compiled program ends in a Branch, called with every value defined so far.
     Each outcome seen has its own continuation program (AutoGraph's conditional, one
     specialisation per outcome); a new outcome raises BranchMissing for the function to
-    trace that continuation and carry on.
+    trace that continuation and carry on.  `runner` picks how a continuation runs (checked
+    while tf.debugging.enable_check_numerics is on, as the program before it).
     """
 
-    __slots__ = ("guard", "slot", "n_slots", "path", "table", "name")
+    __slots__ = ("guard", "slot", "n_slots", "path", "table", "name", "runner")
 
-    def __init__(self, guard, slot, n_slots, path):
+    def __init__(self, guard, slot, n_slots, path, runner):
         self.guard, self.slot, self.n_slots = guard, slot, n_slots
         self.path = path    # {ordinal: decision} of the decisions before this one
-        self.table: dict = {}
+        self.table: dict = {}  # decision -> the continuation's compiled program
         self.name = "branch"
+        self.runner = runner
 
     def __call__(self, *arrays):
         decision = self.guard.decide(arrays[self.slot])
-        run = self.table.get(decision)
-        if run is None:
+        program = self.table.get(decision)
+        if program is None:
             raise BranchMissing(self, decision, arrays)
-        return run(*arrays)
+        return self.runner(program)(*arrays)
 
 
 class Region:
