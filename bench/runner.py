@@ -8,6 +8,8 @@
     python -m bench --threads 1 --json raw.json  # one thread per framework; keep every step's time
     python -m bench --from-json raw.json         # measure nothing: re-render that run's report
     python -m bench.profile tapegrad-compiled cnn 32   # cProfile one step (bench/profile.py)
+    python -m bench.ab HEAD~1 HEAD                     # tapegrad against itself: two checkouts, interleaved,
+                                                       # CPU and wall time per step (bench/ab.py)
 
 Each measurement runs in a fresh child process per framework per round, the rounds interleaved
 (A B A B); a cell is the median [p10-p90] of every timed step of every round. A peer that is
