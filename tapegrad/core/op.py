@@ -81,15 +81,13 @@ UNIT = Domain(-0.9, 0.9)
 class Abstract:
     """Shape and dtype of a value backward does not keep: what a vjp may still ask of it."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("shape", "dtype", "_value")
 
     def __init__(self, shape, dtype):
         self.shape, self.dtype = shape, dtype
-
-    @property
-    def _value(self):
-        """Itself, so engine code reads ``x._value.shape`` alike for tensors and abstracts."""
-        return self
+        # itself, so engine code reads ``x._value.shape`` alike for tensors and abstracts (a slot,
+        # not a property: backward reads it for every cotangent)
+        self._value = self
 
     @property
     def ndim(self) -> int:
@@ -130,16 +128,20 @@ def _eqn(op, params, tensors, out) -> Eqn:
     """Record `op` applied to `tensors` giving `out` (which gets its id here, unless a graph gave one)."""
     if out._id == 0:
         out._id = next_id()
-    if op.saves_inputs:
-        inputs = tensors
-        for t in tensors:
-            if type(t) is Variable:  # keep the value read now, not the variable
-                inputs = tuple([_snapshot(t) if type(t) is Variable else t for t in tensors])
-                break
+    if len(tensors) == 1:  # most ops: spelled out, as a comprehension costs a call of its own
+        t = tensors[0]
+        in_ids = (t._id,)
+        inputs = (abstract(t._value),) if not op.saves_inputs else (_snapshot(t),) if type(t) is Variable \
+            else (t,)
     else:
-        inputs = tuple([abstract(t._value) for t in tensors])
-    return tuple.__new__(Eqn, (op, params, tuple([t._id for t in tensors]), tuple(inputs), (out._id,),
-                               out if op.saves_out else abstract(out._value), user_site(4)))
+        in_ids = tuple([t._id for t in tensors])
+        if op.saves_inputs:  # a variable's value as read now, not the variable
+            inputs = tuple([_snapshot(t) if type(t) is Variable else t for t in tensors])
+        else:
+            inputs = tuple([abstract(t._value) for t in tensors])
+    # user_site(5): the frames up to apply (or an operator) that called _after are all tapegrad's
+    return tuple.__new__(Eqn, (op, params, in_ids, inputs, (out._id,),
+                               out if op.saves_out else abstract(out._value), user_site(5)))
 
 
 _abstracts: dict = {}

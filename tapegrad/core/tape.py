@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from .op import state
+from .op import _new_tensor, state
 from .state import MAX_NOTES
 from .sparse import IndexedSlices
 from .tensor import Tensor, Variable, convert_to_tensor, next_id
@@ -258,8 +258,14 @@ class GradientTape:
         cts = backprop(self._eqns, seeds, source_ids, hooks=self._hooks) if seeds else {}
         results = [_result(s, cts.get(s._id) if s._id in source_ids else None, zero)
                    for s in flat_sources]
-        if not zero and (not flat_sources or any(r is None for r in results)):
-            self._remember_missing(target, sources, flat_sources, results)
+        if not zero:
+            for r in results:
+                if r is None:
+                    self._remember_missing(target, sources, flat_sources, results)
+                    break
+            else:
+                if not flat_sources:
+                    self._remember_missing(target, sources, flat_sources, results)
         self._end_use()
         return results[0] if type(sources) in _TENSOR_TYPES else pack_sequence_as(sources, results)
 
@@ -421,7 +427,9 @@ def _unconnected(value) -> bool:
 def _ones(value) -> Tensor:
     seed = np.empty(value.shape, value.dtype)
     seed.fill(1)
-    return Tensor(seed)
+    out = _new_tensor(Tensor)  # as apply makes tensors: no __init__ call on the gradient's hot path
+    out._value, out._id = seed, 0
+    return out
 
 
 def _result(source, ct, zero: bool):
