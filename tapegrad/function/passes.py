@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .graph import StagedCall
+
 _SMALL = 16  # constants up to this many elements are merged when equal
 
 
@@ -205,12 +207,23 @@ def eliminate_common_subexpressions(graph) -> None:
         del graph.constants[cid]
 
 
+def _effectful(node) -> bool:
+    """Does running the node do more than compute its results?  Random ops draw from a stream;
+    staged calls may assign, except read-only ones (a metric's ``result()``, staged with
+    ``core.op.read_only``, which traces with the method itself)."""
+    if node.op is not None:
+        return node.op.stateful
+    call = node.call
+    return not (isinstance(call, StagedCall) and call.trace_result is call.fn)
+
+
 def eliminate_dead_code(graph) -> None:
-    """Drop op nodes whose results nothing uses; drop constants and variables nothing reads."""
+    """Drop nodes whose results nothing uses and that have no effect (see _effectful); drop
+    constants and variables nothing reads."""
     live = set(graph.outputs)
     kept = []
     for node in reversed(graph.nodes):
-        needed = node.op is None or node.op.stateful or any(o in live for o in node.out_ids)
+        needed = _effectful(node) or any(o in live for o in node.out_ids)
         if needed:
             live.update(node.in_ids)
             kept.append(node)

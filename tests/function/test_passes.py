@@ -185,6 +185,26 @@ def test_simplified_graph_lints_and_keeps_types(switches):
     same(out, np.arange(12, dtype=np.float32).reshape(3, 4).T)
 
 
+# -- dead code -------------------------------------------------------------------------------------------
+
+def test_an_unused_metric_result_is_dropped_and_updates_stay():
+    # metric(x) stages update_state and then the read-only result(): unused, the read goes
+    mean, total = tf.keras.metrics.Mean(), tf.keras.metrics.Sum()
+
+    def step(x):
+        mean(x)
+        return total(x) * 2.0
+
+    fn = tf.function(step)
+    assert body(fn.get_concrete_function(spec(3))) == [
+        "() = Mean.update_state x", "() = Sum.update_state x", "Sum.result:f32[] = Sum.result",
+        "multiply:f32[] = multiply Sum.result const"]
+    assert float(fn(tf.constant([1.0, 2.0, 3.0]))) == 12.0
+    assert float(mean.result()) == 2.0  # updated on every call all the same
+    fn(tf.constant([3.0, 3.0, 3.0]))
+    assert float(mean.result()) == 2.5 and float(total.result()) == 15.0
+
+
 # -- lint ------------------------------------------------------------------------------------------------
 
 def test_lint_catches_a_node_rewired_to_a_value_of_another_shape():
