@@ -168,7 +168,7 @@ class _Context:
                       s._id)
 
     # -- watched, but no recorded path reaches the target ------------------------------------------
-    def _disconnected(self, s, name: str) -> Reason:
+    def _disconnected(self, s, name: str) -> Reason | None:
         tape = self.tape
         tname = self.target_name
         path, reach = on_path(tape._eqns, {s._id})
@@ -269,10 +269,20 @@ class _CallSite:
 
     @classmethod
     def find(cls, site) -> "_CallSite":
+        """The call at `site`; cached, since a training loop asks at the same line every step."""
         if site is None:
             return cls()
+        tree = _parse(site[0].co_filename)
+        hit = _call_sites.get(site)
+        if hit is None or hit.tree is not tree:
+            if len(_call_sites) > 256:
+                _call_sites.clear()
+            hit = _call_sites[site] = cls._find(site, tree)
+        return hit
+
+    @classmethod
+    def _find(cls, site, tree) -> "_CallSite":
         code = site[0]
-        tree = _parse(code.co_filename)
         line = site_line(site)
         if tree is None or line is None:
             return cls(code)
@@ -360,6 +370,7 @@ def _walk(node, into_functions=True, parents=()):
 
 
 _parsed: dict = {}
+_call_sites: dict = {}
 
 
 def _parse(filename: str):
