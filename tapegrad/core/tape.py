@@ -94,6 +94,7 @@ class GradientTape:
         self._site = None          # the user's `with` line
         self._hooks = None         # id -> [fn]: tapegrad.inspect.on_gradient
         self._explained = None     # why the last gradient had Nones (kept past a non-persistent use)
+        self._last_use = None      # (targets, sources) of the last gradient call
 
     # -- context -------------------------------------------------------------------
     def __enter__(self) -> "GradientTape":
@@ -258,6 +259,7 @@ class GradientTape:
         cts = backprop(self._eqns, seeds, source_ids, hooks=self._hooks) if seeds else {}
         results = [_result(s, cts.get(s._id) if s._id in source_ids else None, zero)
                    for s in flat_sources]
+        self._explained, self._last_use = None, (targets, flat_sources)  # what explain() may answer later
         if not zero:
             for r in results:
                 if r is None:

@@ -70,12 +70,13 @@ def why_none(tape, target, sources) -> Explanation:
 
 def explain(tape, target, sources, site, flat_sources=None, results=None) -> Explanation:
     """The Explanation for the user's call at `site`; `results` (from gradient) say which are None."""
-    if tape._eqns is None:
-        if tape._explained is not None:
-            return tape._explained
-        raise RuntimeError("This GradientTape was used by gradient() and has let go of its record (every "
-                           "gradient it gave was connected). Call explain() before gradient(), or make the "
-                           "tape with persistent=True.")
+    if tape._eqns is None:  # used up by gradient(): it can answer only about that call
+        last = tape._last_use
+        if last is not None and _same(last[0], flatten(target)) and _same(last[1], flatten(sources)):
+            return tape._explained or Explanation(())
+        raise RuntimeError("This GradientTape was used by gradient() for other targets or sources and has let "
+                           "go of its record. Call explain() before gradient(), or make the tape with "
+                           "persistent=True.")
     call = _CallSite.find(site)
     flat_sources = flatten(sources) if flat_sources is None else flat_sources
     targets = [t for t in flatten(target) if isinstance(t, Tensor)]
@@ -91,6 +92,10 @@ def explain(tape, target, sources, site, flat_sources=None, results=None) -> Exp
         if reason is not None:
             reasons.append(reason)
     return Explanation(reasons)
+
+
+def _same(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
 class _Context:

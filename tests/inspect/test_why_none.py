@@ -209,8 +209,9 @@ def test_a_non_persistent_tape_keeps_the_explanation_of_its_nones():
     with tf.GradientTape() as tape:
         y = w * w
     tape.gradient(y, w)
+    assert str(tape.explain(y, w)) == "every source gets a gradient"   # about that same call
     with pytest.raises(RuntimeError, match="explain\\(\\) before gradient\\(\\)"):
-        tape.explain(y, w)
+        tape.explain(y * 2.0, w)                                     # about anything else: gone
 
 
 def test_apply_gradients_says_why():
