@@ -346,19 +346,22 @@ def _error(op, tensors, params, e):
 
 def _after(op, tensors, out, params) -> None:
     """Record on the traced graph and tapes, push tangents, check numerics: only while one is active."""
-    if state.graph is not None:
-        state.graph.record(op, tensors, out, params)
-    if state.numerics is not None:
-        state.numerics(op, tensors, out)
-    if state.shadows:
+    now = state.__dict__  # this thread's state as a plain dict: one thread-local lookup, not six
+    graph = now["graph"]
+    if graph is not None:
+        graph.record(op, tensors, out, params)
+    if now["numerics"] is not None:
+        now["numerics"](op, tensors, out)
+    if now["shadows"]:
         note_shadow(tensors, out)
     if op.vjps is None:
-        if state.tapes:
+        if now["tapes"]:
             note_break(op, tensors, out)  # for tape.explain: where a path to the target ended
         return
-    if state.tapes:
-        _record(op, tensors, out, params)
-    if state.accumulators:
+    tapes = now["tapes"]
+    if tapes:
+        _record(op, tensors, out, params, tapes)
+    if now["accumulators"]:
         from .forward import push_tangents
         push_tangents(op, tensors, out, params)
 
@@ -367,12 +370,12 @@ def _param_text(params) -> str:
     return "" if not params else " [" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + "]"
 
 
-def _record(op, tensors, out, params) -> None:
+def _record(op, tensors, out, params, tapes) -> None:
     if out._value.dtype.kind not in "fc":
         note_break(op, tensors, out)  # integer and bool results carry no gradient (TF: None)
         return
     eqn = None
-    for tape in state.tapes:
+    for tape in tapes:
         ids = tape._ids
         watched = False
         for t in tensors:

@@ -224,11 +224,14 @@ class GradientTape:
         Entries are None where a source is not connected (or zeros with
         ``unconnected_gradients='zero'``).
         """
-        self._begin_use("gradient")
+        # the common case (a used-up or recording tape aside) without a call: this is the eager hot path
+        if self._eqns is None or self._recording:
+            self._begin_use("gradient")
         if target is None:
             raise TypeError("Argument `target` should be a list or nested structure of Tensors, "
                             "Variables or CompositeTensors to be differentiated, but received None.")
-        zero = _unconnected(unconnected_gradients)
+        zero = False if unconnected_gradients is UnconnectedGradients.NONE else \
+            _unconnected(unconnected_gradients)
         targets = [target] if type(target) is Tensor else flatten(target)
         flat_sources = [sources] if type(sources) in _TENSOR_TYPES else flatten(sources)
         for s in flat_sources:
