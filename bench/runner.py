@@ -234,6 +234,7 @@ class Report:
         self.checks: list = []
         self.marks: dict = {}     # (row label, variant) -> footnote mark
         self.versions: dict = {}
+        self.fused: set = set()   # what the tapegrad steps' optimizer updates ran as
         self.medians: dict = {}   # row key -> {variant: median}
         self.sgemm = None
 
@@ -280,6 +281,7 @@ class Report:
                 continue
             ok = [r for r in res if "times_ms" in r]
             self.versions[v.framework] = ok[0].get("version", "?")
+            self.fused.update(r["fused_kernels"] for r in ok if "fused_kernels" in r)
             cell, med = _cell([t for r in ok for t in r["times_ms"]])
             fb = [r["fallback"] for r in ok if r.get("fallback")]
             if fb:
@@ -422,6 +424,10 @@ class Report:
                      + (f"; NumPy's OpenBLAS runs its `{corename}` kernels" if corename else "")
                      + (f"; extra tapegrad columns with CORETYPE={', '.join(p.args.also_coretype)}"
                         if p.args.also_coretype else ""))
+        if self.fused:
+            lines.append("- tapegrad's fused optimizer updates (`fast` extra): "
+                         + ", ".join("off (NumPy path)" if f == "off" else f"active ({f})"
+                                     for f in sorted(self.fused)))
         lines.append(f"- threads: {p.args.threads} per framework (BLAS, intra-op, torch); rounds: {p.rounds}, "
                      "each measurement a fresh process per framework per round, interleaved A B A B")
         lines.append("- cells: median [p10–p90] over every timed step of every round (training: after "

@@ -75,6 +75,9 @@ def train(variant: str, model: str, batch: int, warmup: int, min_steps: int, min
     if "optimizer" in info:
         out["optimizer"] = info["optimizer"]
     out["version"] = _version(BY_NAME[variant].framework)
+    if BY_NAME[variant].framework == "tapegrad":
+        from tapegrad.keras.optimizers import kernels
+        out["fused_kernels"] = f"numba {_version('numba')}" if kernels.active() else "off"
     if BY_NAME[variant].framework in ("tapegrad", "numpy"):
         from bench._common import openblas_corename
         out["blas_core"] = openblas_corename()

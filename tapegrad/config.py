@@ -1,6 +1,8 @@
 """``tf.config``: run-time switches."""
 from __future__ import annotations
 
+import os
+
 _run_eagerly = False
 
 
@@ -18,3 +20,29 @@ def run_functions_eagerly(run_eagerly: bool) -> None:
 
 def functions_run_eagerly() -> bool:
     return _run_eagerly
+
+
+# read once at import: TAPEGRAD_FUSED_KERNELS=0 turns the fused updates off for a whole process
+_fused_kernels = os.environ.get("TAPEGRAD_FUSED_KERNELS", "1") != "0"
+
+
+def set_fused_kernels(enabled: bool) -> None:
+    """Let the built-in optimizers (SGD, Adam, AdamW, RMSprop) update each variable in one fused
+    numba pass when numba is installed (the ``fast`` extra); False keeps the NumPy path.
+
+    On by default; the environment variable ``TAPEGRAD_FUSED_KERNELS=0`` starts a process with it
+    off. Both paths give the same values.
+
+    >>> import tapegrad as tf
+    >>> before = tf.config.fused_kernels_enabled()
+    >>> tf.config.set_fused_kernels(False); tf.config.fused_kernels_enabled()
+    False
+    >>> tf.config.set_fused_kernels(before)
+    """
+    global _fused_kernels
+    _fused_kernels = bool(enabled)
+
+
+def fused_kernels_enabled() -> bool:
+    """The ``set_fused_kernels`` switch (whether numba is installed is not checked here)."""
+    return _fused_kernels

@@ -20,6 +20,7 @@ def test_bench_quick_tapegrad(tmp_path):
                 "eager add 2x2", "import", "peak RSS", "GFLOP/s"):
         assert row in table, row
     assert "OPENBLAS_CORETYPE" in table
+    assert "tapegrad's fused optimizer updates (`fast` extra): " in table
     assert "error" not in table and "†" not in table, table  # every cell measured, tf.function worked
     assert (tmp_path / "raw.json").exists()
     try:

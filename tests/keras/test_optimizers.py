@@ -1,6 +1,10 @@
 """Keras 3 optimizers: three steps against float64 references of the published Keras formulas,
 the apply_gradients bookkeeping (build, None gradients, unknown variables), clipping, weight
-decay, sparse gradients, config round trips, minimize, and in-place updates."""
+decay, sparse gradients, config round trips, minimize, and in-place updates.
+
+Every test runs twice: on the NumPy update path and on the fused numba loops (skipped without
+numba); tests/keras/test_optimizer_kernels.py checks that the two agree bit for bit."""
+import importlib.util
 import math
 
 import numpy as np
@@ -13,6 +17,17 @@ RNG = np.random.default_rng(1234)
 SHAPES = [(3, 4), (4,)]
 W0 = [RNG.standard_normal(s).astype(np.float32) for s in SHAPES]
 GRADS = [[RNG.standard_normal(s).astype(np.float32) for s in SHAPES] for _ in range(3)]
+
+
+@pytest.fixture(autouse=True, params=["numpy", "fused"])
+def update_path(request):
+    fused = request.param == "fused"
+    if fused and importlib.util.find_spec("numba") is None:
+        pytest.skip("numba is not installed (the `fast` extra): the fused updates are not available")
+    before = tf.config.fused_kernels_enabled()
+    tf.config.set_fused_kernels(fused)
+    yield
+    tf.config.set_fused_kernels(before)
 
 
 # -- float64 references: one function per optimizer, state in a dict ------------------------

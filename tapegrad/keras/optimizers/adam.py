@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Optimizer
+from .base import Optimizer, fused
 
 __all__ = ["Adam", "AdamW", "Adamax", "Nadam"]
 
@@ -53,6 +53,10 @@ class Adam(Optimizer):
         alpha = lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
         return alpha, 1.0 - self.beta_1, 1.0 - self.beta_2, self.epsilon
 
+    def _fused_arguments(self, slots, factors) -> tuple:
+        return (slots[0], slots[1], slots[2] if self.amsgrad else None, *factors, bool(self.amsgrad))
+
+    @fused("adam")
     def _update_dense(self, w, g, slots, s, factors) -> None:
         alpha, rate_1, rate_2, epsilon = factors
         m, v = slots[0], slots[1]

@@ -14,6 +14,8 @@ copies first if anything still holds the old value) and the slots are
 changed by NumPy ufuncs with ``out=``, block by block, with one scratch block per dtype:
 all of a block's arrays stay in cache across the update's passes.  Scalars (learning rate, bias
 corrections) are Python floats computed once per step, so nothing is upcast to float64.
+Where numba is installed, an ``_update_dense`` marked ``@fused(name)`` runs instead as one
+loop over the whole variable (``kernels.py``; same values, one pass over memory).
 Optimizer math is not recorded on tapes: it is not differentiated.
 
 A subclass written the Keras way overrides ``build`` (creating slots with
@@ -37,7 +39,7 @@ from ...core.source import _is_internal
 from ...core.sparse import IndexedSlices
 from ...core.tensor import Tensor, Variable, convert_to_tensor
 from .. import initializers
-from . import schedules
+from . import kernels, schedules
 
 __all__ = ["Optimizer"]
 
@@ -122,6 +124,21 @@ def _owned(variable: Variable) -> np.ndarray:
         variable.assign(np.ascontiguousarray(w))  # assign stores its own copy
         w = variable._writable()
     return w
+
+
+def fused(name: str):
+    """Mark an ``_update_dense`` as the same update as the loop `name` of ``kernels``, which then
+    runs in its place when numba is installed (given ``_fused_arguments``).  A subclass that
+    overrides ``_update_dense`` without the mark runs its own NumPy update.
+
+    >>> from tapegrad.keras.optimizers import SGD
+    >>> SGD._update_dense.fused_kernel
+    'sgd'
+    """
+    def mark(update_dense):
+        update_dense.fused_kernel = name
+        return update_dense
+    return mark
 
 
 def _scale_in_place(variable: Variable, factor: float) -> None:
@@ -561,6 +578,23 @@ class Optimizer:
         """Update only the gradient's rows, when that equals the dense update; False: densify."""
         return False
 
+    def _fused_arguments(self, slots, factors) -> tuple:
+        """The fused loop's arguments after ``(w, g)``: slot arrays (None for a slot the options
+        leave out), scalars and flags (bools)."""
+        raise NotImplementedError
+
+    def _update_fused(self, w, g, slots, factors) -> bool:
+        """Run the fused loop of ``_update_dense`` on the flat arrays; False: there is none."""
+        name = getattr(type(self)._update_dense, "fused_kernel", None)
+        loop = name and kernels.get(name, w.dtype)
+        if not loop:
+            return False
+        scalar = w.dtype.type  # the NumPy path's ufuncs round each Python float to the dtype too
+        loop(w, g, *[arg if isinstance(arg, (bool, np.ndarray)) else
+                     np.empty(0, w.dtype) if arg is None else scalar(arg)
+                     for arg in self._fused_arguments(slots, factors)])
+        return True
+
     def _scratch_block(self, dtype) -> np.ndarray:
         block = self._scratch.get(dtype)
         if block is None:
@@ -581,6 +615,8 @@ class Optimizer:
             g = _dense(grad, variable)
         g = g.reshape(-1)  # a copy only when not contiguous
         w, slot_arrays = w.reshape(-1), [s.reshape(-1) for s in slot_arrays]
+        if self._update_fused(w, g, slot_arrays, factors):
+            return
         scratch, n, k = self._scratch_block(w.dtype), w.size, self._SCRATCH_BLOCKS
         if n <= _BLOCK:  # most variables: one block, no slicing
             self._update_dense(w, g, slot_arrays, scratch[:k * n], factors)

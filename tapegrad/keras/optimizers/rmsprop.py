@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Optimizer
+from .base import Optimizer, fused
 
 __all__ = ["RMSprop", "Adagrad"]
 
@@ -39,6 +39,12 @@ class RMSprop(Optimizer):
     def _step_factors(self, lr: float) -> tuple:
         return lr, self.rho, 1.0 - self.rho, self.momentum, self.epsilon
 
+    def _fused_arguments(self, slots, factors) -> tuple:
+        lr, rho, rate, momentum, epsilon = factors
+        return (slots[0], slots[1] if momentum > 0 else None, slots[-1] if self.centered else None,
+                lr, rho, rate, momentum, epsilon, momentum > 0, bool(self.centered))
+
+    @fused("rmsprop")
     def _update_dense(self, w, g, slots, s, factors) -> None:
         lr, rho, rate, momentum, epsilon = factors
         v = slots[0]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Optimizer
+from .base import Optimizer, fused
 
 __all__ = ["SGD"]
 
@@ -36,6 +36,10 @@ class SGD(Optimizer):
     def _step_factors(self, lr: float) -> tuple:
         return lr, self.momentum
 
+    def _fused_arguments(self, slots, factors) -> tuple:
+        return (slots[0] if slots else None, *factors, bool(slots), bool(self.nesterov))
+
+    @fused("sgd")
     def _update_dense(self, w, g, slots, s, factors) -> None:
         lr, mu = factors
         np.multiply(g, lr, out=s)
