@@ -47,9 +47,12 @@ def generate(graph, checker=None):
     env: dict = {}
     local: dict = {}
     args = [local.setdefault(i, _identifier(graph.names[i], taken)) for i in graph.inputs]
+    var_names = {}
+    for vid in graph.variable_args:  # variables passed to the function: parameters after the arrays
+        args.append(var_names.setdefault(vid, _identifier("var_" + graph.names[vid], taken)))
     for vid, var in graph.variables.items():
-        env[_identifier("var_" + graph.names[vid], taken)] = var
-    var_names = {vid: name for name, var in env.items() for vid in [var._id] if vid in graph.variables}
+        if vid not in var_names:
+            env[var_names.setdefault(vid, _identifier("var_" + graph.names[vid], taken))] = var
     # warnings raised by kernels called from the generated code are tapegrad's, as the ops' own
     env["__name__"] = "tapegrad.function.compiled"
     for cid, value in graph.constants.items():
@@ -67,6 +70,9 @@ def generate(graph, checker=None):
         if i in var_names:
             return f"{var_names[i]}._value"
         return local[i]
+
+    def call_ref(i) -> str:  # a staged call or Branch gets a variable parameter itself
+        return var_names[i] if i in graph.variable_args else ref(i)
 
     reuse = inplace.plan(graph) if options.inplace and checker is None else {}  # a check reads the inputs
     fn_name = _identifier(graph.name, taken)
@@ -99,7 +105,7 @@ def generate(graph, checker=None):
                 else:
                     kernel = _identifier("_call_" + node.call.name.split(".")[-1], taken)
                     env[kernel] = node.call
-                call = f"{kernel}({', '.join(ref(i) for i in node.in_ids)})"
+                call = f"{kernel}({', '.join((ref if node.op is not None else call_ref)(i) for i in node.in_ids)})"
             if node.op is not None:
                 text = f"{outs[0]} = {call}"
             elif outs:

@@ -36,6 +36,7 @@ from ..core.source import format_site, user_site
 from ..core.spec import TensorSpec
 from ..core.tape import _creation_listeners
 from ..core.tensor import Tensor, Variable, convert_to_array, next_id
+from ..errors import InvalidArgumentError
 from ..ops.array import identity
 from .. import config
 from .codegen import compile_graph
@@ -61,54 +62,73 @@ class _Detector:
 # -- trace types ------------------------------------------------------------------------------
 
 class _Leaf:
-    """A tensor argument's trace type: dtype and shape (None dims where relaxed)."""
+    """A tensor argument's trace type: NumPy dtype and shape (None dims where relaxed).
 
-    __slots__ = ("dtype", "shape")
+    A Variable argument's adds (trainable, alias): TF 2.21 keys a Variable by dtype and
+    shape, not identity (the compiled program takes it as a parameter and reads it live);
+    the alias is the position of its first occurrence among the call's variables, so
+    passing one variable twice is another signature than passing two.
+    """
 
-    def __init__(self, dtype, shape):
+    __slots__ = ("dtype", "shape", "variable")
+
+    def __init__(self, dtype, shape, variable=None):
         self.dtype, self.shape = dtype, tuple(shape) if shape is not None else None
+        self.variable = variable
 
     def __eq__(self, other):
-        return isinstance(other, _Leaf) and other.dtype == self.dtype and other.shape == self.shape
+        return isinstance(other, _Leaf) and other.dtype == self.dtype and other.shape == self.shape and \
+            other.variable == self.variable
 
     def __hash__(self):
-        return hash((self.dtype, self.shape))
+        return hash((self.dtype, self.shape, self.variable))
 
     def accepts(self, other: "_Leaf") -> bool:
-        if self.dtype != other.dtype:
+        if self.dtype != other.dtype or self.variable != other.variable:
             return False
         if self.shape is None:
             return True
         return other.shape is not None and len(self.shape) == len(other.shape) and all(
             a is None or a == b for a, b in zip(self.shape, other.shape))
 
-    def relaxed(self, other: "_Leaf") -> "_Leaf":
+    def relaxed(self, other: "_Leaf"):
+        """The most specific type taking both, or None when dtypes or variable-ness differ."""
+        if self.dtype != other.dtype or self.variable != other.variable:
+            return None
         if self.shape is None or other.shape is None or len(self.shape) != len(other.shape):
-            return _Leaf(self.dtype, None)
-        return _Leaf(self.dtype, tuple(a if a == b else None for a, b in zip(self.shape, other.shape)))
+            return _Leaf(self.dtype, None, self.variable)
+        return _Leaf(self.dtype, tuple(a if a == b else None for a, b in zip(self.shape, other.shape)),
+                     self.variable)
 
     def __repr__(self):
         shape = "<unknown rank>" if self.shape is None else str(self.shape)
-        return f"{self.dtype}{shape}"
+        if self.variable is None:
+            return f"{self.dtype}{shape}"
+        trainable, alias = self.variable
+        return f"Variable[{self.dtype}{shape}, trainable={trainable}, alias_id={alias}]"
 
 
-def _trace_type(value):
-    """A hashable description of an argument by TF's rules (tensors by type, Python by value)."""
+def _trace_type(value, aliases: dict):
+    """A hashable description of an argument by TF's rules (tensors by type, Python by value).
+
+    `aliases`: id -> alias number of the Variables met so far in this call's arguments.
+    """
     if isinstance(value, Variable):
-        return ("variable", id(value))
-    if isinstance(value, Tensor):
-        return _Leaf(value._value.dtype.name, value._value.shape)
+        return _Leaf(value._value.dtype, value._value.shape,
+                     (value._trainable, aliases.setdefault(id(value), len(aliases))))
+    if isinstance(value, Tensor):  # the np.dtype, not its name: computing a name costs microseconds
+        return _Leaf(value._value.dtype, value._value.shape)
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        return _Leaf(np.asarray(value).dtype.name, np.shape(value))
+        return _Leaf(np.asarray(value).dtype, np.shape(value))
     if isinstance(value, TensorSpec):
-        return _Leaf(np.dtype(value.dtype.as_numpy_dtype).name,
+        return _Leaf(np.dtype(value.dtype.as_numpy_dtype),
                      None if value.shape.rank is None else tuple(value.shape))
     if value is None or isinstance(value, (bool, int, float, str, complex, bytes)):
         return ("python", type(value).__name__, value)
     if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_trace_type(v) for v in value))
+        return (type(value).__name__, tuple(_trace_type(v, aliases) for v in value))
     if isinstance(value, dict):
-        return ("dict", tuple(sorted((k, _trace_type(v)) for k, v in value.items())))
+        return ("dict", tuple(sorted((k, _trace_type(v, aliases)) for k, v in value.items())))
     return ("object", id(value))
 
 
@@ -124,7 +144,7 @@ def _accepts(signature, key) -> bool:
 def _relax(signature, key):
     """The most specific type taking both (shapes generalised), or None when they differ otherwise."""
     if isinstance(signature, _Leaf) and isinstance(key, _Leaf):
-        return signature.relaxed(key) if signature.dtype == key.dtype else None
+        return signature.relaxed(key)
     if isinstance(signature, tuple) and isinstance(key, tuple) and len(signature) == len(key):
         parts = []
         for s, k in zip(signature, key):
@@ -144,14 +164,17 @@ def _differences(names, old, new, path=""):
         if a == b:
             continue
         if isinstance(a, _Leaf) and isinstance(b, _Leaf):
-            what = "dtype" if a.dtype != b.dtype else "shape"
-            out.append(f"{label}: {what} {a.dtype if what == 'dtype' else a.shape} → "
-                       f"{b.dtype if what == 'dtype' else b.shape}")
+            what = "dtype" if a.dtype != b.dtype else "shape" if a.shape != b.shape else "variable"
+            if what == "variable":
+                out.append(f"{label}: {a!r} → {b!r}")
+            else:
+                out.append(f"{label}: {what} {a.dtype if what == 'dtype' else a.shape} → "
+                           f"{b.dtype if what == 'dtype' else b.shape}")
         elif isinstance(a, tuple) and a and a[0] == "python":
             out.append(f"{label}: Python value {a[2]!r} → {b[2]!r}" if isinstance(b, tuple) and b and
                        b[0] == "python" else f"{label}: {a} → {b}")
-        elif isinstance(a, tuple) and a and a[0] in ("object", "variable"):
-            out.append(f"{label}: a different {a[0]} (passed by identity)")
+        elif isinstance(a, tuple) and a and a[0] == "object":
+            out.append(f"{label}: a different object (passed by identity)")
         else:
             out.append(f"{label}: {a} → {b}")
     return out
@@ -277,11 +300,36 @@ class Function:
         return self._call_bound(concrete, bound, key)
 
     def _call_concrete(self, concrete, args, kwargs):
-        bound = self._bind(args, kwargs)
+        """Call one traced signature; TF's errors for a call that does not fit it.
+
+        A tensor of another dtype is an InvalidArgumentError (TF's graph function refuses
+        it when run); anything else (a Python value other than the traced one, another
+        structure or shape) a TypeError from binding.  An equal Python value of another type
+        (2.0 for 2) fits, as in TF.
+        """
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(_binding_error(e, args, kwargs, concrete)) from None
+        bound.apply_defaults()
+        if self._input_signature is not None:
+            self._check_signature(bound)
         key = self._key(bound)
         if not _accepts(concrete.signature, key):
-            raise TypeError(f"Binding inputs to the concrete function failed: {key} does not match the "
-                            f"traced signature {concrete.signature}.")
+            position = 0
+            for expected, got in zip(concrete.signature, key):
+                problem, position = _misfit(expected, got, position)
+                if problem is None:
+                    continue
+                if problem[0] == "dtype":
+                    _, at, want, have = problem
+                    name = f"__inference_{self.__name__}"
+                    raise InvalidArgumentError(
+                        f"cannot compute {name} as input #{at}(zero-based) was expected to be a "
+                        f"{want.dtype} tensor but is a {have.dtype} tensor [Op:{name}]")
+                _, want, have, value = problem
+                raise TypeError(_binding_error(f"Can not cast {value} to {_type_text(want)}", args, kwargs,
+                                               concrete))
         return self._call_bound(concrete, bound, key)
 
     def _call_bound(self, concrete, bound, key):
@@ -290,8 +338,8 @@ class Function:
         if state.active and (state.tapes or state.accumulators or state.graph is not None):
             programs = self._by_exact.get(key)
             program = programs[0] if programs else self._specialise(bound, key)
-            return self._replay(program, bound, _flat_tensors(bound))
-        arrays = _flat_arrays(bound)
+            return self._replay(program, bound, _parameters(bound, _as_tensor))
+        arrays = _parameters(bound, _as_array)
         for program in self._by_exact.get(key, ()):  # programs for this exact type
             try:
                 return self._execute(program, bound, arrays)
@@ -316,7 +364,8 @@ class Function:
     def _replay(self, program, bound, tensors):
         """Apply the traced program's ops one by one to `tensors` (see the module docstring)."""
         raw = program.raw
-        env = dict(zip(raw.inputs, tensors))
+        env = dict(zip(raw.inputs + raw.variable_args, tensors))
+        variables = tensors[len(raw.inputs):]
         decided: dict = {}
         n = 0
         while n < len(raw.nodes):
@@ -330,6 +379,7 @@ class Function:
                     raw = self._specialise(bound, self._key(bound), decided).raw
                     n, new = _rest(raw, guard.ordinal, len(old), self.__name__)
                     env = dict(zip(new, (env[i] for i in old)))
+                    env.update(zip(raw.variable_args, variables))
             elif node.op is not None:
                 env[node.out_ids[0]] = apply(node.op, ins, node.params)
             elif type(node.call) is Region:  # a custom gradient: called again, for its grad_fn
@@ -389,7 +439,8 @@ class Function:
             bound.arguments[name] = fit(spec, bound.arguments[name])
 
     def _key(self, bound) -> tuple:
-        return tuple(_trace_type(v) for v in bound.arguments.values())
+        aliases: dict = {}
+        return tuple(_trace_type(v, aliases) for v in bound.arguments.values())
 
     def _find(self, key):
         for concrete in reversed(self._concrete):
@@ -401,7 +452,7 @@ class Function:
     def _signature_for(self, key):
         """The TF-level signature a new trace gets: exact, relaxed, or the input_signature."""
         if self._input_signature is not None:
-            return tuple(_trace_type(s) for s in self._input_signature) + key[len(self._input_signature):]
+            return tuple(_trace_type(s, {}) for s in self._input_signature) + key[len(self._input_signature):]
         if self._reduce_retracing:
             for concrete in reversed(self._concrete):
                 relaxed = _relax(concrete.signature, key)
@@ -499,8 +550,9 @@ class Function:
         branch.table[node.guard.expected] = self._build(
             rest, {**path, node.guard.ordinal: node.guard.expected}, continuation=True)
         outs = tuple(next_id() for _ in graph.outputs)
-        head = graph.part(graph.nodes[:n] + [Node(None, {}, tuple(slots), outs, node.site, call=branch)],
-                          graph.inputs)
+        # the continuations take the program's variable parameters too
+        head = graph.part(graph.nodes[:n] + [Node(None, {}, tuple(slots + graph.variable_args), outs,
+                                                  node.site, call=branch)], graph.inputs)
         for new, old in zip(outs, graph.outputs):
             head.specs[new], head.names[new] = graph.specs[old], graph._unique("branch")
         head.outputs = list(outs)
@@ -545,6 +597,71 @@ class Function:
         return "\nThe last retrace was caused by " + "; ".join(changes) + hint + "."
 
 
+def _misfit(expected, got, position: int):
+    """The first way a call's argument type `got` does not fit the traced `expected`, and the
+    flat position of the next tensor: (("dtype", tensor position, expected, got) or ("cast",
+    expected, got, text of got) or None, position)."""
+    if isinstance(expected, _Leaf) and isinstance(got, _Leaf):
+        if expected.accepts(got):
+            return None, position + 1
+        if expected.variable is None and got.variable is None and expected.dtype != got.dtype:
+            return ("dtype", position, expected, got), position + 1
+        return ("cast", expected, got, _type_text(got)), position + 1
+    if isinstance(expected, tuple) and isinstance(got, tuple) and expected[:1] == got[:1]:
+        if expected[0] == "python" and expected[2] == got[2]:
+            return None, position
+        if expected[0] in ("list", "tuple", "dict") and len(expected[1]) == len(got[1]):
+            for e, g in zip(expected[1], got[1]):
+                if expected[0] == "dict":
+                    if e[0] != g[0]:
+                        return ("cast", expected, got, _type_text(got)), position
+                    e, g = e[1], g[1]
+                problem, position = _misfit(e, g, position)
+                if problem is not None:
+                    return problem, position
+            return None, position
+    text = repr(got[2]) if isinstance(got, tuple) and got[:1] == ("python",) else _type_text(got)
+    return ("cast", expected, got, text), position
+
+
+def _type_text(t) -> str:
+    """A trace type as TF prints it in a signature (TensorSpec, VariableSpec, Literal, List...)."""
+    if isinstance(t, _Leaf):
+        if t.variable is None:
+            return repr(TensorSpec(t.shape, dtypes.as_dtype(t.dtype)))
+        return (f"VariableSpec(shape={t.shape}, dtype={dtypes.as_dtype(t.dtype)!r}, trainable={t.variable[0]}, "
+                f"alias_id={t.variable[1]})")
+    kind = t[0]
+    if kind == "python":
+        return f"Literal[{t[2]!r}]"
+    if kind in ("list", "tuple"):
+        return f"{kind.capitalize()}[{', '.join(_type_text(x) for x in t[1])}]"
+    if kind == "dict":
+        return f"Dict[{', '.join(f'{k!r}: {_type_text(x)}' for k, x in t[1])}]"
+    return f"{kind} #{t[1]}"
+
+
+def _binding_error(detail, args, kwargs, concrete) -> str:
+    """TF's text for a call that does not bind to a concrete function's signature."""
+    names = list(inspect.signature(concrete._function._python_function).parameters)
+    params = ", ".join(f"{n}: {_type_text(t)}" for n, t in zip(names, concrete.signature))
+    graph = concrete.graph
+
+    def out(x):
+        if isinstance(x, _Out):
+            shape, dtype = graph.specs[graph.outputs[x.index]]
+            return repr(TensorSpec(shape, dtypes.from_numpy(np.dtype(dtype))))
+        if isinstance(x, (list, tuple)):
+            return f"{type(x).__name__.capitalize()}[{', '.join(out(v) for v in x)}]"
+        if isinstance(x, dict):
+            return f"Dict[{', '.join(f'{k!r}: {out(v)}' for k, v in x.items())}]"
+        return repr(x)
+    # the output's type, where known: a signature with None dims runs specialised programs
+    returns = f" -> {out(graph.output_structure)}" if _spec_exact(concrete.signature) else ""
+    return (f"Binding inputs to tf.function failed due to `{detail}`. Received args: {args} and kwargs: "
+            f"{kwargs} for signature: ({params}){returns}.")
+
+
 _KERNEL_ERRORS = (ValueError, IndexError, np.exceptions.AxisError)
 
 
@@ -577,20 +694,27 @@ def _is_tensor_like(v) -> bool:
     return (isinstance(v, (Tensor, np.ndarray, np.generic, TensorSpec))) and not isinstance(v, Variable)
 
 
-def _walk(value, leaf):
+def _walk(value, leaf, variable=None):
+    """The nest with leaf(x) for each tensor-like x (and variable(v) for each Variable v, if given)."""
     if _is_tensor_like(value):
         return leaf(value)
+    if variable is not None and isinstance(value, Variable):
+        return variable(value)
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(_walk(v, leaf) for v in value)
+        return type(value)(_walk(v, leaf, variable) for v in value)
     if isinstance(value, tuple):
-        return type(value)(*(_walk(v, leaf) for v in value))
+        return type(value)(*(_walk(v, leaf, variable) for v in value))
     if isinstance(value, dict):
-        return {k: _walk(value[k], leaf) for k in value}
+        return {k: _walk(value[k], leaf, variable) for k in value}
     return value
 
 
 def _placeholders(graph, bound):
-    """The bound arguments with every tensor-like leaf replaced by a graph placeholder."""
+    """The bound arguments with every tensor-like leaf replaced by a graph placeholder.
+
+    Variables stay themselves (the function reads and assigns them as it would eagerly);
+    the graph notes them as the program's variable parameters.
+    """
     new = {}
     for name, value in bound.arguments.items():
         counter = [0]
@@ -604,21 +728,36 @@ def _placeholders(graph, bound):
             label = name if counter[0] == 0 else f"{name}_{counter[0]}"
             counter[0] += 1
             return graph.placeholder(array, label)
-        new[name] = _walk(value, leaf)
+        new[name] = _walk(value, leaf, graph.variable_argument)
     bound = bound.signature.bind_partial()
     bound.arguments.update(new)
     return bound.args, bound.kwargs
 
 
-def _flat_tensors(bound) -> list:
-    out = []
+def _parameters(bound, convert) -> list:
+    """A program's arguments: convert(x) of each tensor-like argument x, then each Variable
+    argument once (in the order the trace met them: the program's variable parameters)."""
+    leaves, variables = [], []
 
     def leaf(v):
-        out.append(v if isinstance(v, Tensor) else Tensor(convert_to_array(v)))
+        leaves.append(convert(v))
+        return v
+
+    def variable(v):
+        if all(v is not w for w in variables):
+            variables.append(v)
         return v
     for value in bound.arguments.values():
-        _walk(value, leaf)
-    return out
+        _walk(value, leaf, variable)
+    return leaves + variables if variables else leaves
+
+
+def _as_array(v):
+    return v._value if isinstance(v, Tensor) else convert_to_array(v)
+
+
+def _as_tensor(v):
+    return v if isinstance(v, Tensor) else Tensor(convert_to_array(v))
 
 
 def _value_of(graph, env, i):
@@ -681,17 +820,6 @@ def _rest(raw, ordinal: int, count: int, name: str):
                            f"{_where(raw.nodes[n].site)} recorded a different program before it; the "
                            f"Python function must trace the same way each time.")
     return n, slots
-
-
-def _flat_arrays(bound) -> list:
-    out = []
-
-    def leaf(v):
-        out.append(v._value if isinstance(v, Tensor) else convert_to_array(v))
-        return v
-    for value in bound.arguments.values():
-        _walk(value, leaf)
-    return out
 
 
 def _spec_exact(key) -> bool:

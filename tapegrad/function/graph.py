@@ -209,17 +209,24 @@ class BranchMissing(Exception):
 
 
 class StagedCall:
-    """A Python function staged into the graph: rebuilt from its tensor inputs on every run."""
+    """A Python function staged into the graph: rebuilt from its tensor inputs on every run.
 
-    __slots__ = ("fn", "structure", "n_outputs", "name", "trace_result")
+    A variable argument of the function (see Graph.variable_argument) is an input too: the
+    call gets the variable itself (it may assign it), the others arrays.
+    """
 
-    def __init__(self, fn, structure, n_outputs, name, trace_result):
+    __slots__ = ("fn", "structure", "n_outputs", "name", "trace_result", "takes_variables")
+
+    def __init__(self, fn, structure, n_outputs, name, trace_result, takes_variables):
         self.fn, self.structure, self.n_outputs, self.name = fn, structure, n_outputs, name
         self.trace_result = trace_result  # what staging it again while tracing continues with
+        self.takes_variables = takes_variables
 
     def __call__(self, *arrays):
-        """Run with the current arrays; return the output arrays."""
-        args, kwargs = _fill(self.structure, [Tensor(a) for a in arrays])
+        """Run with the current arrays (and variables); return the output arrays."""
+        tensors = [a if isinstance(a, Variable) else Tensor(a) for a in arrays] if self.takes_variables \
+            else [Tensor(a) for a in arrays]
+        args, kwargs = _fill(self.structure, tensors)
         result = self.fn(*args, **kwargs)
         if not self.n_outputs:
             return ()
@@ -236,6 +243,7 @@ class Graph:
         self.outputs: list[int] = []       # output ids, flattened
         self.output_structure = None       # the returned nest, with tensors replaced by None
         self.variables: dict = {}          # id -> Variable, read by reference when the graph runs
+        self.variable_args: list = []      # ids of the variables passed as arguments: parameters
         self.constants: dict = {}          # id -> ndarray captured by value at trace time
         self.specs: dict = {}              # id -> (shape, numpy dtype)
         self.names: dict = {}              # id -> name shown in the printed graph
@@ -251,6 +259,7 @@ class Graph:
         g.nodes, g.inputs = nodes, list(inputs)
         g.outputs, g.output_structure = list(self.outputs), self.output_structure
         g.variables, g.constants = dict(self.variables), dict(self.constants)
+        g.variable_args = list(self.variable_args)
         g.specs, g.names, g._counts = dict(self.specs), dict(self.names), dict(self._counts)
         g.autograph = self.autograph
         return g
@@ -283,6 +292,14 @@ class Graph:
         self.inputs.append(t._id)
         self._define(t, name)
         return t
+
+    def variable_argument(self, var: Variable) -> Variable:
+        """A Variable passed as an argument: a parameter of the program (the variable each call
+        passes, read live), not the one traced with; passed twice, one parameter."""
+        vid = self._use(var)
+        if vid not in self.variable_args:
+            self.variable_args.append(vid)
+        return var
 
     def _define(self, t: Tensor, name: str) -> None:
         self.specs[t._id] = (t._value.shape, t._value.dtype)
@@ -346,7 +363,7 @@ class Graph:
         """Record a staged call of fn(*args, **kwargs); return what tracing continues with."""
         # an iterator argument (zip(grads, vars)) is used up once: keep its items for every run
         args = tuple(list(a) if hasattr(a, "__next__") else a for a in args)
-        leaves, structure = _split(args, kwargs)
+        leaves, structure = _split(args, kwargs, self.variable_args)
         in_ids = tuple(self._use(t) for t in leaves)
         result = trace_result(*args, **kwargs)
         outs = _tensor_leaves(result)
@@ -356,7 +373,8 @@ class Graph:
             t._id = next_id()
             self._define(t, self._unique(name))
             t.__class__ = SymbolicTensor
-        call = StagedCall(fn, structure, len(outs), name, trace_result)
+        call = StagedCall(fn, structure, len(outs), name, trace_result,
+                          any(isinstance(t, Variable) for t in leaves))
         self.nodes.append(Node(None, {}, in_ids, tuple(t._id for t in outs), user_site(3), call))
         return result
 
@@ -365,7 +383,7 @@ class Graph:
 
         `fn(*args, **kwargs)` is the call that recorded them; `outs` are its outputs.
         """
-        leaves, structure = _split(args, kwargs)
+        leaves, structure = _split(args, kwargs, self.variable_args)
         region = Region(fn, structure, self.nodes[start:], name)
         del self.nodes[start:]
         self.nodes.append(Node(None, {}, tuple(self._use(t) for t in leaves), tuple(o._id for o in outs),
@@ -461,12 +479,16 @@ class _Slot:
         self.index = index
 
 
-def _split(args, kwargs):
-    """Tensor leaves of (args, kwargs), and the structure with _Slot placeholders for them."""
+def _split(args, kwargs, variable_args=()):
+    """Tensor leaves of (args, kwargs), and the structure with _Slot placeholders for them.
+
+    Variables stay in the structure (read by reference) unless their id is in
+    `variable_args`: the variables passed to the traced function differ from call to call.
+    """
     leaves: list = []
 
     def walk(x):
-        if isinstance(x, Tensor) and not isinstance(x, Variable):
+        if isinstance(x, Tensor) and (not isinstance(x, Variable) or x._id in variable_args):
             leaves.append(x)
             return _Slot(len(leaves) - 1)
         if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):

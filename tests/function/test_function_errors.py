@@ -160,3 +160,32 @@ def test_tensor_cached_on_an_object_by_an_earlier_trace_is_a_type_error():
     assert float(c(tf.constant(1.0))) == 3.0
     with pytest.raises(TypeError, match="out of scope"):
         c(tf.constant([1.0, 2.0]))          # a new trace reads the first trace's tensor
+
+
+def test_concrete_function_binding_errors_name_the_signature():
+    @tf.function
+    def f(x, b=2):
+        return x * b
+
+    cf = f.get_concrete_function(tf.constant([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"`Can not cast 3 to Literal\[2\]`.*signature: \(x: TensorSpec\(shape="
+                                        r"\(2,\), dtype=tf.float32, name=None\), b: Literal\[2\]\) -> TensorSpec"):
+        cf(tf.constant([1.0, 2.0]), 3)
+    with pytest.raises(TypeError, match="`missing a required argument: 'x'`"):
+        cf()
+    with pytest.raises(TypeError, match=r"Can not cast TensorSpec\(shape=\(3,\)"):
+        cf(tf.constant([1.0, 2.0, 3.0]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input #0\(zero-based\) was expected to be a "
+                                                             "float32 tensor but is a int32 tensor"):
+        cf(tf.constant([1, 2]))
+    assert cf(tf.constant([1.0, 2.0]), 2.0).numpy().tolist() == [2.0, 4.0]   # 2.0 == 2: TF takes it
+
+    @tf.function
+    def g(v):
+        return v * 2.0
+
+    cg = g.get_concrete_function(tf.Variable([1.0]))
+    assert cg(tf.Variable([4.0])).numpy().tolist() == [8.0]                    # any variable of the type
+    with pytest.raises(TypeError, match=r"Can not cast VariableSpec\(shape=\(2,\), dtype=tf.float32, "
+                                        r"trainable=True, alias_id=0\) to VariableSpec\(shape=\(1,\)"):
+        cg(tf.Variable([1.0, 2.0]))

@@ -176,10 +176,6 @@ def test_objects_by_identity_and_mutations_are_not_seen():
     assert count(f) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'TF 2.21 keys a Variable argument by dtype and shape (spec §2.2 says identity, which tapegrad '
-    'follows): compiled programs capture variables by reference, so a different Variable object '
-    'retraces'))
 def test_variables_by_dtype_and_shape():
     # TF 2.21: two different Variables of one dtype and shape share a trace (each is read
     # correctly); a different shape or dtype retraces.  Passing the same variable twice
@@ -350,9 +346,6 @@ def test_get_concrete_function_traces_without_running_and_is_reused():
     assert count(f) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "calling a ConcreteFunction with a wrong-dtype tensor or an overridden Python argument: TF's "
-    'InvalidArgumentError/TypeError texts are not matched yet'))
 def test_concrete_function_rejects_other_types():
     @tf.function
     def f(x, b=2):
