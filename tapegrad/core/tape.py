@@ -59,17 +59,19 @@ def flatten(structure):
 def pack_sequence_as(structure, flat):
     if isinstance(structure, Tensor):
         return flat[0]
-    it = iter(flat)
+    return _packed(structure, iter(flat))
 
-    def build(s):
-        if isinstance(s, dict):
-            return type(s)((k, build(s[k])) for k in sorted(s)) if type(s) is dict else \
-                type(s)({k: build(s[k]) for k in sorted(s)})
-        if isinstance(s, (list, tuple)):
-            items = [build(x) for x in s]
-            return type(s)(*items) if hasattr(s, "_fields") else type(s)(items)
-        return next(it)
-    return build(structure)
+
+def _packed(s, it):
+    # a module function, not a closure calling itself: that would be a reference cycle per call,
+    # keeping every step's gradients alive until the cycle collector runs
+    if isinstance(s, dict):
+        return type(s)((k, _packed(s[k], it)) for k in sorted(s)) if type(s) is dict else \
+            type(s)({k: _packed(s[k], it) for k in sorted(s)})
+    if isinstance(s, (list, tuple)):
+        items = [_packed(x, it) for x in s]
+        return type(s)(*items) if hasattr(s, "_fields") else type(s)(items)
+    return next(it)
 
 
 class GradientTape:

@@ -856,29 +856,23 @@ def _set_outputs(graph, result) -> None:
     graph.outputs = ids
 
 
-def _walk_out(value, leaf):
-    if isinstance(value, Tensor):
+def _walk_out(value, leaf, kind=Tensor):
+    """The nest with leaf(x) for each x of type `kind` (a module function: see graph._slots)."""
+    if isinstance(value, kind):
         return leaf(value)
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(_walk_out(v, leaf) for v in value)
+        return type(value)(_walk_out(v, leaf, kind) for v in value)
     if isinstance(value, tuple):
-        return type(value)(*(_walk_out(v, leaf) for v in value))
+        return type(value)(*(_walk_out(v, leaf, kind) for v in value))
     if isinstance(value, dict):
-        return {k: _walk_out(value[k], leaf) for k in value}
+        return {k: _walk_out(value[k], leaf, kind) for k in value}
     return value
 
 
 def _pack(structure, values):
     """The returned nest, its tensors made from the program's output arrays (or tensors)."""
-    def walk(x):
-        if isinstance(x, _Out):
-            v = values[x.index]
-            return v if isinstance(v, Tensor) else Tensor(v if isinstance(v, np.ndarray) else np.asarray(v))
-        if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
-            return type(x)(walk(v) for v in x)
-        if isinstance(x, tuple):
-            return type(x)(*(walk(v) for v in x))
-        if isinstance(x, dict):
-            return {k: walk(v) for k, v in x.items()}
-        return x
-    return walk(structure)
+    return _walk_out(structure, lambda out: _output_tensor(values[out.index]), _Out)
+
+
+def _output_tensor(v):
+    return v if isinstance(v, Tensor) else Tensor(v if isinstance(v, np.ndarray) else np.asarray(v))

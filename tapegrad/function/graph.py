@@ -486,20 +486,25 @@ def _split(args, kwargs, variable_args=()):
     `variable_args`: the variables passed to the traced function differ from call to call.
     """
     leaves: list = []
-
-    def walk(x):
-        if isinstance(x, Tensor) and (not isinstance(x, Variable) or x._id in variable_args):
-            leaves.append(x)
-            return _Slot(len(leaves) - 1)
-        if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
-            return type(x)(walk(v) for v in x)
-        if isinstance(x, dict):
-            return {k: walk(v) for k, v in x.items()}
-        if isinstance(x, IndexedSlices):  # staged as its parts, so a sparse update stays sparse
-            return _SparseSlot(walk(x.values), walk(x.indices), x.dense_shape)
-        return x
-    structure = (walk(tuple(args)), walk(dict(kwargs)))
+    structure = (_slots(tuple(args), leaves, variable_args), _slots(dict(kwargs), leaves, variable_args))
     return leaves, structure
+
+
+# The nest walkers are module functions, not closures that call themselves: a recursive closure is a
+# reference cycle, and one made per call keeps that call's tensors (a step's gradients) alive until
+# the cycle collector happens to run - memory that grows with the steps between collections.
+def _slots(x, leaves: list, variable_args):
+    if isinstance(x, Tensor) and (not isinstance(x, Variable) or x._id in variable_args):
+        leaves.append(x)
+        return _Slot(len(leaves) - 1)
+    if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+        return type(x)(_slots(v, leaves, variable_args) for v in x)
+    if isinstance(x, dict):
+        return {k: _slots(v, leaves, variable_args) for k, v in x.items()}
+    if isinstance(x, IndexedSlices):  # staged as its parts, so a sparse update stays sparse
+        return _SparseSlot(_slots(x.values, leaves, variable_args), _slots(x.indices, leaves, variable_args),
+                           x.dense_shape)
+    return x
 
 
 class _SparseSlot:
@@ -510,18 +515,20 @@ class _SparseSlot:
 
 
 def _fill(structure, tensors):
-    def walk(x):
-        if isinstance(x, _Slot):
-            return tensors[x.index]
-        if isinstance(x, _SparseSlot):
-            return IndexedSlices(walk(x.values), walk(x.indices), x.dense_shape)
-        if isinstance(x, (list, tuple)):
-            return type(x)(walk(v) for v in x)
-        if isinstance(x, dict):
-            return {k: walk(v) for k, v in x.items()}
-        return x
     args, kwargs = structure
-    return walk(args), walk(kwargs)
+    return _filled(args, tensors), _filled(kwargs, tensors)
+
+
+def _filled(x, tensors):
+    if isinstance(x, _Slot):
+        return tensors[x.index]
+    if isinstance(x, _SparseSlot):
+        return IndexedSlices(_filled(x.values, tensors), _filled(x.indices, tensors), x.dense_shape)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_filled(v, tensors) for v in x)
+    if isinstance(x, dict):
+        return {k: _filled(v, tensors) for k, v in x.items()}
+    return x
 
 
 def _tensor_leaves(result) -> list:
