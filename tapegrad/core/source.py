@@ -40,16 +40,8 @@ def user_site(depth: int = 1):
     runs for every recorded op.  A line of generated code stands for the user's line it was
     generated from.
     """
-    frame = sys._getframe(depth)  # user_frame's walk, inlined: this runs for every recorded op
-    internal = _internal
-    while frame is not None:
-        hit = internal.get(frame.f_code.co_filename)
-        if hit is None:
-            hit = _is_internal(frame.f_code.co_filename)
-        if not hit:
-            break
-        frame = frame.f_back
-    else:
+    frame = user_frame(depth + 1)
+    if frame is None:
         return None
     lines = generated.get(frame.f_code.co_filename)
     if lines is not None:
