@@ -183,12 +183,16 @@ def _differences(names, old, new, path=""):
 # -- concrete functions -----------------------------------------------------------------------
 
 class _Program:
-    """A compiled specialisation: the generated function, the optimised graph, the traced graph."""
+    """A compiled specialisation: the generated function, the optimised graph, the traced graph
+    (what a replay reads, None for a Branch's continuation) and the traced graph's decisions
+    ({ordinal: outcome}: the path a replay that decides otherwise looks programs up by)."""
 
-    __slots__ = ("run", "graph", "raw", "source")
+    __slots__ = ("run", "graph", "raw", "source", "path")
 
     def __init__(self, run, graph, raw, source):
         self.run, self.graph, self.raw, self.source = run, graph, raw, source
+        self.path = {} if raw is None else \
+            {node.guard.ordinal: node.guard.expected for node in raw.nodes if node.guard is not None}
 
 
 class ConcreteFunction:
@@ -338,7 +342,7 @@ class Function:
         if state.active and (state.tapes or state.accumulators or state.graph is not None):
             programs = self._by_exact.get(key)
             program = programs[0] if programs else self._specialise(bound, key)
-            return self._replay(program, bound, _parameters(bound, _as_tensor))
+            return self._replay(program, bound, key, _parameters(bound, _as_tensor))
         arrays = _parameters(bound, _as_array)
         for program in self._by_exact.get(key, ()):  # programs for this exact type
             try:
@@ -361,8 +365,13 @@ class Function:
                 # keep the traceback: it goes through the generated line that failed
                 raise _kernel_error(part.graph, e).with_traceback(e.__traceback__) from None
 
-    def _replay(self, program, bound, tensors):
-        """Apply the traced program's ops one by one to `tensors` (see the module docstring)."""
+    def _replay(self, program, bound, key, tensors):
+        """Apply the traced program's ops one by one to `tensors` (see the module docstring).
+
+        A decision other than the program's goes on in the program traced for that path, made
+        once: running the Python function again on every call that alternates would compile a
+        program per call.
+        """
         raw = program.raw
         env = dict(zip(raw.inputs + raw.variable_args, tensors))
         variables = tensors[len(raw.inputs):]
@@ -376,7 +385,8 @@ class Function:
                 decided[guard.ordinal] = decision = _decide(ins[0], guard)
                 if decision != guard.expected:  # the rest of the call follows another path
                     old = raw.defined_before(n)
-                    raw = self._specialise(bound, self._key(bound), decided).raw
+                    raw = (_program_for(self._by_exact[key], decided) or
+                           self._specialise(bound, key, decided)).raw
                     n, new = _rest(raw, guard.ordinal, len(old), self.__name__)
                     env = dict(zip(new, (env[i] for i in old)))
                     env.update(zip(raw.variable_args, variables))
@@ -518,15 +528,14 @@ class Function:
 
     def _compile(self, raw: Graph) -> _Program:
         traced = raw.copy()  # what replays read: the passes below edit `raw`
-        program = self._build(raw.inlined(), {}, continuation=False)
-        program.raw = traced
-        return program
+        return self._build(raw.inlined(), {}, continuation=False, traced=traced)
 
-    def _build(self, graph: Graph, path: dict, continuation: bool) -> _Program:
+    def _build(self, graph: Graph, path: dict, continuation: bool, traced=None) -> _Program:
         """Optimise and generate a traced path; a decision after a staged call becomes a Branch.
 
         `path`: the decisions taken before this graph's first node; `continuation`: the graph
-        is the rest of a call whose staged calls already ran (its every decision is a Branch).
+        is the rest of a call whose staged calls already ran (its every decision is a Branch);
+        `traced`: the whole call's graph as traced, for replays (None for a continuation).
         """
         decided, effects = dict(path), continuation
         for n, node in enumerate(graph.nodes):
@@ -539,7 +548,7 @@ class Function:
                 effects = True
         optimized = optimize(graph)
         run, source = compile_graph(optimized)
-        return _Program(run, optimized, None, source)
+        return _Program(run, optimized, traced, source)
 
     def _branch(self, graph: Graph, n: int, path: dict) -> Graph:
         """nodes[:n], then a Branch taking every value defined so far; the traced rest is its first case."""
@@ -805,6 +814,15 @@ def _restage(call, args, kwargs):
         return call.fn(*args, **kwargs)
     with paused():
         return graph.stage(call.fn, args, kwargs, call.trace_result, call.name)
+
+
+def _program_for(programs, decided):
+    """The first of `programs` whose trace took the decisions `decided` ({ordinal: outcome}), or None."""
+    for program in programs:
+        path = program.path
+        if all(path.get(ordinal) == outcome for ordinal, outcome in decided.items()):
+            return program
+    return None
 
 
 def _rest(raw, ordinal: int, count: int, name: str):

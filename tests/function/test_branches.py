@@ -66,3 +66,29 @@ def test_the_traced_outcome_of_a_branch_is_checked(checking):
     np.testing.assert_allclose(step(tf.constant([1.0])).numpy(), [0.0])
     with pytest.raises(tf.errors.InvalidArgumentError, match="log made 1 -Inf"):
         step(tf.constant([0.0]))
+
+
+def test_a_replayed_call_reuses_the_program_of_its_path():
+    """Under a tape each call replays; a decision that differs from the newest program's picks
+    the program already made for that path instead of running the Python function again."""
+    runs = []
+
+    @tf.function
+    def f(x):
+        runs.append(1)
+        if x > 0:
+            return x * x
+        return -3.0 * x
+
+    for step in range(20):
+        x = tf.constant(1.5 if step % 2 else -2.0)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = f(x)
+        grad = tape.gradient(y, x)
+        if step % 2:
+            assert float(y) == 2.25 and float(grad) == 3.0
+        else:
+            assert float(y) == 6.0 and float(grad) == -3.0
+    (programs,) = f._by_exact.values()
+    assert len(programs) == 2 and len(runs) == 2   # one trace, one specialisation
