@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from .op import Eqn, state
+from .op import Eqn, paused, state
 from .source import user_site
 from .tape import GradientTape, flatten, pack_sequence_as
 from .tensor import Tensor, Variable, convert_to_tensor, next_id
@@ -59,7 +59,7 @@ def custom_gradient(f=None):
         graph = state.graph
         start = len(graph.nodes) if graph is not None else 0
         watcher = GradientTape()  # only to learn which variables f reads
-        with off_tapes(), watcher:
+        with paused(keep_graph=True), watcher:
             y, grad_fn = f(*inputs, **kwargs)
             flat_y = [convert_to_tensor(t) for t in flatten(y)]
             # fresh outputs, as TF's identity wrap; a trace must record them (else they are constants)
@@ -74,25 +74,6 @@ def custom_gradient(f=None):
         return pack_sequence_as(y, outs)
 
     return decorated
-
-
-class off_tapes:
-    """Run code off this thread's tapes and forward accumulators, but not off a trace.
-
-    Unlike ``core.op.paused``, a ``tf.function`` being traced still records what runs
-    (a custom gradient's forward is part of the compiled program).
-    """
-
-    __slots__ = ("_saved",)
-
-    def __enter__(self):
-        self._saved = state.tapes[:], state.accumulators[:]
-        state.tapes[:], state.accumulators[:] = [], []
-        state.refresh()
-
-    def __exit__(self, *exc_info):
-        state.tapes[:], state.accumulators[:] = self._saved
-        state.refresh()
 
 
 def _accepts_variables(fn) -> bool:

@@ -34,18 +34,28 @@ _TENSORS = (Tensor, Variable)
 class paused:
     """Run code off every active tape and forward accumulator of this thread (and restore them).
 
-    ``custom_gradient`` runs the user's function like this, and tf.data runs pipeline
-    functions like this: neither is recorded op by op.  A class, not a generator context
-    manager, because tf.data enters it once per element.
+    tf.data runs pipeline functions like this: they are not recorded op by op.  A class, not
+    a generator context manager, because tf.data enters it once per element.
+
+    ``keep_graph=True`` leaves a ``tf.function`` being traced recording: ``custom_gradient``
+    runs the user's function so, as its forward is part of the compiled program while the
+    tapes see only the one op whose gradient is ``grad_fn``.
     """
 
-    __slots__ = ("_saved",)
+    __slots__ = ("_saved", "_keep_graph")
+
+    def __init__(self, keep_graph: bool = False):
+        self._keep_graph = keep_graph
 
     def __enter__(self):
         if state.active:
             self._saved = state.tapes[:], state.accumulators[:], state.graph
-            state.tapes[:], state.accumulators[:], state.graph = [], [], None
-            state.active = state.numerics is not None  # paused code is still checked
+            state.tapes[:], state.accumulators[:] = [], []
+            if self._keep_graph:
+                state.refresh()
+            else:
+                state.graph = None
+                state.active = state.numerics is not None  # paused code is still checked
         else:
             self._saved = None
 

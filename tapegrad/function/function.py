@@ -30,7 +30,6 @@ import weakref
 import numpy as np
 
 from ..core import dtypes
-from ..core.custom_gradient import off_tapes
 from ..core.op import apply, paused, state
 from ..core.source import format_site, user_site
 from ..core.spec import TensorSpec
@@ -790,7 +789,7 @@ def _forward_values(graph, region, env) -> None:
     """Replay a Region's ops off the tapes, for the values later nodes read (as eagerly, the
     tapes do not see a custom gradient's forward; its staged calls and decisions are the
     function's, made when it is called again)."""
-    with off_tapes():
+    with paused(keep_graph=True):
         for node in region.nodes:
             if type(node.call) is Region:
                 _forward_values(graph, node.call, env)
