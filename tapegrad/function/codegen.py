@@ -86,8 +86,7 @@ def generate(graph, checker=None):
             check = _identifier("_guard", taken)
             env[check] = node.guard
             env["_GuardFailed"] = GuardFailed
-            effects_before = any(m.call is not None for m in graph.nodes[:n])
-            text = f"if not {check}({ref(node.in_ids[0])}): raise _GuardFailed({n}, {effects_before})"
+            text = f"if not {check}({ref(node.in_ids[0])}): raise _GuardFailed"
         else:
             into = reuse.get(n)
             if into is not None:

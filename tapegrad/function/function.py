@@ -41,7 +41,7 @@ from .. import config
 from .codegen import compile_graph
 from .passes import optimize
 from .graph import (Branch, BranchMissing, Graph, GuardFailed, Node, Region, RunEagerly, _fill,
-                    _tensor_leaves, _where)
+                    _tensor_leaves, _where, runner)
 
 logger = logging.getLogger("tapegrad")
 
@@ -356,7 +356,7 @@ class Function:
         part, args = program, arrays
         while True:
             try:
-                return _pack(program.graph.output_structure, _runner(part)(*args))
+                return _pack(program.graph.output_structure, runner(part)(*args))
             except BranchMissing as missing:  # the call goes on where it stopped
                 part = self._continuation(missing.branch, missing.decision, bound)
                 args = missing.arrays
@@ -553,7 +553,7 @@ class Function:
         """nodes[:n], then a Branch taking every value defined so far; the traced rest is its first case."""
         node = graph.nodes[n]
         slots = graph.defined_before(n)
-        branch = Branch(node.guard, slots.index(node.in_ids[0]), len(slots), path, _runner)
+        branch = Branch(node.guard, slots.index(node.in_ids[0]), len(slots), path)
         rest = graph.part(graph.nodes[n + 1:], slots)
         branch.table[node.guard.expected] = self._build(
             rest, {**path, node.guard.ordinal: node.guard.expected}, continuation=True)
@@ -671,13 +671,6 @@ def _binding_error(detail, args, kwargs, concrete) -> str:
 
 
 _KERNEL_ERRORS = (ValueError, IndexError, np.exceptions.AxisError)
-
-
-def _runner(program):
-    """What runs a compiled program (or continuation) now: it, or with checks after each op while
-    tf.debugging.enable_check_numerics is on (made once per program, no retrace)."""
-    checker = state.numerics
-    return program.run if checker is None else checker.compiled(program.graph)
 
 
 def _kernel_error(graph, error):

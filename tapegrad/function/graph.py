@@ -140,12 +140,8 @@ class RunEagerly(Exception):
 
 class GuardFailed(Exception):
     """A compiled program met a value that its guards were not specialised for (before any
-    staged call ran, so the call can start again with another specialisation)."""
-
-    def __init__(self, node_index, after_effect):
-        # after_effect (the generated code passes it) is False: a later decision is a Branch
-        super().__init__(node_index)
-        self.node_index = node_index
+    staged call ran, so the call can start again with another specialisation: a decision
+    after one is a Branch)."""
 
 
 class Branch:
@@ -155,25 +151,31 @@ class Branch:
     instead the compiled program ends in a Branch, called with every value defined so far.
     Each outcome seen has its own continuation program (AutoGraph's conditional, one
     specialisation per outcome); a new outcome raises BranchMissing for the function to
-    trace that continuation and carry on.  `runner` picks how a continuation runs (checked
-    while tf.debugging.enable_check_numerics is on, as the program before it).
+    trace that continuation and carry on.  A continuation runs as the program before it did
+    (checked while tf.debugging.enable_check_numerics is on: see `runner`).
     """
 
-    __slots__ = ("guard", "slot", "n_slots", "path", "table", "name", "runner")
+    __slots__ = ("guard", "slot", "n_slots", "path", "table")
+    name = "branch"  # what the printed graph and the generated code call it
 
-    def __init__(self, guard, slot, n_slots, path, runner):
+    def __init__(self, guard, slot, n_slots, path):
         self.guard, self.slot, self.n_slots = guard, slot, n_slots
         self.path = path    # {ordinal: decision} of the decisions before this one
         self.table: dict = {}  # decision -> the continuation's compiled program
-        self.name = "branch"
-        self.runner = runner
 
     def __call__(self, *arrays):
         decision = self.guard.decide(arrays[self.slot])
         program = self.table.get(decision)
         if program is None:
             raise BranchMissing(self, decision, arrays)
-        return self.runner(program)(*arrays)
+        return runner(program)(*arrays)
+
+
+def runner(program):
+    """What runs a compiled program (or continuation) now: it, or with checks after each op while
+    tf.debugging.enable_check_numerics is on (made once per program, no retrace)."""
+    checker = state.numerics
+    return program.run if checker is None else checker.compiled(program.graph)
 
 
 class Region:
