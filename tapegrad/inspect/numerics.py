@@ -120,51 +120,53 @@ def _gradient_context() -> str | None:
     return None
 
 
-# gradient contexts of graph nodes traced with checks on, by output id (ids are never reused)
-_traced_gradients: dict[int, str] = {}
-
-
 class _Checker:
     """What ``state.numerics`` holds while checking is on: called with every op's output."""
 
-    def __init__(self):
-        self._programs = weakref.WeakKeyDictionary()
-
     def __call__(self, op, tensors, out) -> None:
         value = out._value
-        if state.graph is not None:  # tracing: remember whose gradient this node computes
+        if state.graph is not None:  # tracing: the graph remembers whose gradient this node computes
             context = _gradient_context()
             if context is not None:
-                _traced_gradients[out._id] = context
+                state.graph.__dict__.setdefault("_gradient_contexts", {})[out._id] = context
         if not _finite(value):
             raise InvalidArgumentError(report(op.name, value, [t._value for t in tensors],
                                               format_site(user_site()), gradient_of=_gradient_context()))
 
     def compiled(self, graph):
-        """The checking variant of a traced graph's program (made once, then kept)."""
-        program = self._programs.get(graph)
+        """The checking variant of a traced graph's program (made once, then kept on the graph).
+
+        Kept as an attribute of the graph, not in a table keyed by it: the program refers to
+        the graph, so a table entry would keep its own key alive for ever.
+        """
+        program = getattr(graph, "_checking_program", None)
         if program is None:
             from ..function.codegen import compile_graph
-            program = self._programs[graph] = compile_graph(graph, checker=_CompiledCheck(graph))[0]
+            program = graph._checking_program = compile_graph(graph, checker=_CompiledCheck(graph))[0]
         return program
 
 
 class _CompiledCheck:
-    """Called by a checking program after each op statement: ``check(node index, output, *inputs)``."""
+    """Called by a checking program after each op statement: ``check(node index, output, *inputs)``.
+
+    Holds its graph weakly: the graph holds the program that holds this, and a cycle would
+    leave a deleted tf.function's graphs to the cycle collector.
+    """
 
     __slots__ = ("graph",)
 
     def __init__(self, graph):
-        self.graph = graph
+        self.graph = weakref.ref(graph)
 
     def __call__(self, n: int, out, *inputs) -> None:
         if _finite(np.asarray(out)):
             return
-        graph = self.graph
+        graph = self.graph()
         node = graph.nodes[n]
+        gradient_of = getattr(graph, "_gradient_contexts", {}).get(node.out_ids[0])
         raise InvalidArgumentError(report(
             node.op.name, out, inputs, f"{format_site(node.site)}, in tf.function {graph.name}",
-            names=[graph.names[i] for i in node.in_ids], gradient_of=_traced_gradients.get(node.out_ids[0])))
+            names=[graph.names[i] for i in node.in_ids], gradient_of=gradient_of))
 
 
 _checker = _Checker()

@@ -214,3 +214,30 @@ def test_a_program_with_a_guard_runs_plain_and_checked():
     finally:
         tf.debugging.disable_check_numerics()
     assert f.experimental_get_tracing_count() == 1
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+def test_a_deleted_function_takes_its_checking_program_with_it(checking):
+    import gc
+    import weakref
+
+    from tapegrad.inspect import numerics
+
+    def make():
+        @tf.function
+        def grad(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = tf.reduce_sum(tf.sqrt(x))
+            return tape.gradient(y, x)
+        grad(tf.constant([1.0, 4.0]))      # traced and run checked: the checking variant is made
+        concrete = grad.get_concrete_function(tf.TensorSpec([2]))
+        return grad, weakref.ref(concrete.graph._checking_program)
+
+    grad, program = make()
+    assert program() is not None
+    assert not hasattr(numerics, "_traced_gradients")  # whose gradient: kept by the graph, not the module
+    del grad
+    gc.collect()
+    assert program() is None
