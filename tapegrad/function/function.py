@@ -313,7 +313,7 @@ class Function:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as e:
-            raise TypeError(_binding_error(e, args, kwargs, concrete)) from None
+            raise TypeError(_concrete_binding_error(e, args, kwargs, concrete)) from None
         bound.apply_defaults()
         if self._input_signature is not None:
             self._check_signature(bound)
@@ -331,8 +331,8 @@ class Function:
                         f"cannot compute {name} as input #{at}(zero-based) was expected to be a "
                         f"{want.dtype} tensor but is a {have.dtype} tensor [Op:{name}]")
                 _, want, have, value = problem
-                raise TypeError(_binding_error(f"Can not cast {value} to {_type_text(want)}", args, kwargs,
-                                               concrete))
+                raise TypeError(_concrete_binding_error(f"Can not cast {value} to {_type_text(want)}", args,
+                                                        kwargs, concrete))
         return self._call_bound(concrete, bound, key)
 
     def _call_bound(self, concrete, bound, key):
@@ -409,8 +409,7 @@ class Function:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as e:
             if self._input_signature is not None:
-                raise TypeError(f"Binding inputs to tf.function failed due to `{e}`. Received args: {args} "
-                                f"and kwargs: {kwargs} for signature: {self._signature}.") from None
+                raise TypeError(_binding_error(e, args, kwargs, self._signature)) from None
             raise TypeError(f"{self.__name__}(): {e}") from None
         bound.apply_defaults()
         if self._input_signature is not None:
@@ -439,10 +438,8 @@ class Function:
             return t
 
         def fail(spec, got):
-            raise TypeError(
-                f"Binding inputs to tf.function failed due to `Can not cast {got!r} to {spec!r}`. "
-                f"Received args: {tuple(bound.args)} and kwargs: {bound.kwargs} for signature: "
-                f"({', '.join(f'{n}: {sp!r}' for n, sp in zip(names, specs))}).")
+            raise TypeError(_binding_error(f"Can not cast {got!r} to {spec!r}", tuple(bound.args), bound.kwargs,
+                                           f"({', '.join(f'{n}: {sp!r}' for n, sp in zip(names, specs))})"))
 
         for name, spec in zip(names, specs):
             bound.arguments[name] = fit(spec, bound.arguments[name])
@@ -649,7 +646,13 @@ def _type_text(t) -> str:
     return f"{kind} #{t[1]}"
 
 
-def _binding_error(detail, args, kwargs, concrete) -> str:
+def _binding_error(detail, args, kwargs, signature) -> str:
+    """TF's text for a call that does not bind to `signature` (its text, in parentheses)."""
+    return (f"Binding inputs to tf.function failed due to `{detail}`. Received args: {args} and kwargs: "
+            f"{kwargs} for signature: {signature}.")
+
+
+def _concrete_binding_error(detail, args, kwargs, concrete) -> str:
     """TF's text for a call that does not bind to a concrete function's signature."""
     names = list(inspect.signature(concrete._function._python_function).parameters)
     params = ", ".join(f"{n}: {_type_text(t)}" for n, t in zip(names, concrete.signature))
@@ -666,8 +669,7 @@ def _binding_error(detail, args, kwargs, concrete) -> str:
         return repr(x)
     # the output's type, where known: a signature with None dims runs specialised programs
     returns = f" -> {out(graph.output_structure)}" if _spec_exact(concrete.signature) else ""
-    return (f"Binding inputs to tf.function failed due to `{detail}`. Received args: {args} and kwargs: "
-            f"{kwargs} for signature: ({params}){returns}.")
+    return _binding_error(detail, args, kwargs, f"({params}){returns}")
 
 
 _KERNEL_ERRORS = (ValueError, IndexError, np.exceptions.AxisError)
@@ -695,18 +697,19 @@ def _is_tensor_like(v) -> bool:
     return (isinstance(v, (Tensor, np.ndarray, np.generic, TensorSpec))) and not isinstance(v, Variable)
 
 
-def _walk(value, leaf, variable=None):
-    """The nest with leaf(x) for each tensor-like x (and variable(v) for each Variable v, if given)."""
-    if _is_tensor_like(value):
+def _walk(value, is_leaf, leaf, variable=None):
+    """The nest with leaf(x) for each x where is_leaf(x) (and variable(v) for each Variable v, if
+    given); a module function, not a closure calling itself (see DEVELOPERS.md)."""
+    if is_leaf(value):
         return leaf(value)
     if variable is not None and isinstance(value, Variable):
         return variable(value)
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(_walk(v, leaf, variable) for v in value)
+        return type(value)(_walk(v, is_leaf, leaf, variable) for v in value)
     if isinstance(value, tuple):
-        return type(value)(*(_walk(v, leaf, variable) for v in value))
+        return type(value)(*(_walk(v, is_leaf, leaf, variable) for v in value))
     if isinstance(value, dict):
-        return {k: _walk(value[k], leaf, variable) for k in value}
+        return {k: _walk(value[k], is_leaf, leaf, variable) for k in value}
     return value
 
 
@@ -729,7 +732,7 @@ def _placeholders(graph, bound):
             label = name if counter[0] == 0 else f"{name}_{counter[0]}"
             counter[0] += 1
             return graph.placeholder(array, label)
-        new[name] = _walk(value, leaf, graph.variable_argument)
+        new[name] = _walk(value, _is_tensor_like, leaf, graph.variable_argument)
     bound = bound.signature.bind_partial()
     bound.arguments.update(new)
     return bound.args, bound.kwargs
@@ -749,7 +752,7 @@ def _parameters(bound, convert) -> list:
             variables.append(v)
         return v
     for value in bound.arguments.values():
-        _walk(value, leaf, variable)
+        _walk(value, _is_tensor_like, leaf, variable)
     return leaves + variables if variables else leaves
 
 
@@ -862,26 +865,21 @@ def _set_outputs(graph, result) -> None:
             ids.append(v._id)
             return _Out(len(ids) - 1)
         return v
-    graph.output_structure = _walk_out(result, leaf)
+    graph.output_structure = _walk(result, _is_tensor, leaf)
     graph.outputs = ids
 
 
-def _walk_out(value, leaf, kind=Tensor):
-    """The nest with leaf(x) for each x of type `kind` (a module function: see graph._slots)."""
-    if isinstance(value, kind):
-        return leaf(value)
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(_walk_out(v, leaf, kind) for v in value)
-    if isinstance(value, tuple):
-        return type(value)(*(_walk_out(v, leaf, kind) for v in value))
-    if isinstance(value, dict):
-        return {k: _walk_out(value[k], leaf, kind) for k in value}
-    return value
+def _is_tensor(v) -> bool:
+    return isinstance(v, Tensor)
+
+
+def _is_out(v) -> bool:
+    return type(v) is _Out
 
 
 def _pack(structure, values):
     """The returned nest, its tensors made from the program's output arrays (or tensors)."""
-    return _walk_out(structure, lambda out: _output_tensor(values[out.index]), _Out)
+    return _walk(structure, _is_out, lambda out: _output_tensor(values[out.index]))
 
 
 def _output_tensor(v):
