@@ -52,6 +52,8 @@ class GradientMonitor:
     below `vanishing`; a layer warns when more than `dead` of its units stayed at 0 all epoch.
     `writer`: a ``tf.summary`` writer that receives each step's values.  `verbose`: print each
     epoch's table.  `initial_epoch`: epochs already done (a resumed run numbers on from it).
+    `keep_steps`: how many of the latest steps ``steps`` (and ``plot``) keeps, None for all; the
+    epochs' tables are summed up as the steps come, so they count every step either way.
 
     >>> import tapegrad as tf
     >>> tf.keras.utils.set_random_seed(0)
@@ -81,16 +83,20 @@ class GradientMonitor:
     """
 
     def __init__(self, model=None, optimizer=None, *, exploding: float = 1e3, vanishing: float = 1e-7,
-                 dead: float = 0.5, writer=None, verbose: bool = True, initial_epoch: int = 0):
+                 dead: float = 0.5, writer=None, verbose: bool = True, initial_epoch: int = 0,
+                 keep_steps: int | None = 10_000):
         self.model = model
         self.optimizer = optimizer
         self.exploding, self.vanishing, self.dead = exploding, vanishing, dead
         self.writer = writer
         self.verbose = verbose
-        self.steps: list[dict] = []    # one per record(): epoch, step, grad_norm, update_ratio, dead_relu
+        self.keep_steps = keep_steps
+        self.steps: list[dict] = []    # the latest record()s: epoch, step, grad_norm, update_ratio, dead_relu
         self.epochs: list[dict] = []   # one per end_epoch(): epoch, steps, variables, dead_relu, warnings
         self._epoch = initial_epoch + 1
-        self._epoch_start = 0          # index in self.steps of the epoch's first step
+        self._recorded = 0             # steps recorded in all (the next step's number)
+        self._epoch_steps = 0          # steps recorded this epoch
+        self._totals: dict = {}        # variable name -> _Totals of this epoch's steps
         self._names: dict = {}         # id(variable) -> (name, shape), in the order first seen
         self._snapshot = None          # (step, iterations, [(name, variable, value before)])
         self._relu: dict = {}          # layer name -> _Relu
@@ -135,16 +141,23 @@ class GradientMonitor:
         gradients, variables = list(gradients), list(variables)
         if len(gradients) != len(variables):
             raise ValueError(f"GradientMonitor.record: {len(gradients)} gradients for {len(variables)} variables")
-        step = {"epoch": self._epoch, "step": len(self.steps), "grad_norm": {}, "update_ratio": {},
+        step = {"epoch": self._epoch, "step": self._recorded, "grad_norm": {}, "update_ratio": {},
                 "dead_relu": {name: relu.take_pending() for name, relu in self._relu.items() if relu.pending}}
         self._settle(step if applied else None)
         before = []
         for gradient, variable in zip(gradients, variables):
             name = self._name(variable)
-            step["grad_norm"][name] = None if gradient is None else _norm(convert_to_tensor(gradient)._value)
-            if gradient is not None:
-                before.append((name, variable, np.array(variable._value, np.float64)))
+            norm = step["grad_norm"][name] = None if gradient is None else \
+                _norm(convert_to_tensor(gradient)._value)
+            self._totals.setdefault(name, _Totals()).add_norm(norm)
+            if gradient is not None and self.optimizer is not None:
+                # a copy in the variable's own dtype: a float64 one doubled what each step copies
+                before.append((name, variable, np.array(variable._value)))
+        self._recorded += 1
+        self._epoch_steps += 1
         self.steps.append(step)
+        if self.keep_steps is not None and len(self.steps) > self.keep_steps:
+            del self.steps[:len(self.steps) - self.keep_steps]
         if self.optimizer is not None:
             self._snapshot = (step, int(self.optimizer.iterations), before)
         self._write(step, {"grad_norm": step["grad_norm"], "dead_relu": step["dead_relu"]})
@@ -162,7 +175,9 @@ class GradientMonitor:
         for name, variable, old in before:
             size = _norm(old)
             if size > 0:  # a ratio to nothing (a bias at its zero start) says nothing
-                step["update_ratio"][name] = _norm(np.asarray(variable._value, np.float64) - old) / size
+                ratio = step["update_ratio"][name] = _norm(np.subtract(variable._value, old)) / size
+                if step["epoch"] == self._epoch:  # not a step of an epoch already summed up
+                    self._totals.setdefault(name, _Totals()).ratios.append(ratio)
         self._write(step, {"update_ratio": step["update_ratio"]})
 
     @staged()
@@ -194,25 +209,24 @@ class GradientMonitor:
     def end_epoch(self) -> str:
         """Close the epoch: its table (printed when verbose), warnings, and ``epochs`` gets its record."""
         self._settle()
-        steps = self.steps[self._epoch_start:]
-        record = {"epoch": self._epoch, "steps": len(steps), "variables": {}, "dead_relu": {}, "warnings": []}
+        record = {"epoch": self._epoch, "steps": self._epoch_steps, "variables": {}, "dead_relu": {},
+                  "warnings": []}
         for name, shape in self._names.values():
-            norms = [s["grad_norm"][name] for s in steps if name in s["grad_norm"]]
-            if not norms:
-                continue
-            finite = [v for v in norms if v is not None and math.isfinite(v)]
-            ratios = [s["update_ratio"][name] for s in steps if name in s["update_ratio"]]
-            record["variables"][name] = {
-                "shape": shape, "grad_norm": _mean(finite), "grad_norm_max": max(finite, default=None),
-                "non_finite": sum(v is not None and not math.isfinite(v) for v in norms),
-                "no_gradient": sum(v is None for v in norms), "update_ratio": _mean(ratios)}
+            totals = self._totals.get(name)
+            if totals is not None:
+                record["variables"][name] = {
+                    "shape": shape, "grad_norm": _mean(totals.finite),
+                    "grad_norm_max": max(totals.finite, default=None),
+                    "non_finite": totals.non_finite, "no_gradient": totals.no_gradient,
+                    "update_ratio": _mean(totals.ratios)}
         for name, relu in self._relu.items():
             if relu.active is not None:
                 record["dead_relu"][name] = relu.take_epoch()
         record["warnings"] = self._warnings(record)
         self.epochs.append(record)
         self._epoch += 1
-        self._epoch_start = len(self.steps)
+        self._epoch_steps = 0
+        self._totals = {}
         for message in record["warnings"]:
             warnings.warn(message, GradientWarning, stacklevel=2)
         table = self.summary()
@@ -284,7 +298,7 @@ class GradientMonitor:
             panels.append(("dead_relu", "dead ReLU units, fraction per batch", False))
         figure = Figure(figsize=(5 * len(panels), 3.8), layout="tight")
         axes_list = figure.subplots(1, len(panels), squeeze=False)[0]
-        x = np.arange(1, len(self.steps) + 1)
+        x = np.array([s["step"] + 1 for s in self.steps])  # the steps kept: the latest `keep_steps`
         for axes, (kind, title, log) in zip(axes_list, panels):
             names = list(dict.fromkeys(name for s in self.steps for name in s[kind]))
             for name in names:
@@ -301,6 +315,26 @@ class GradientMonitor:
             if names:
                 axes.legend(fontsize="x-small")
         atomic_write(path, lambda f: figure.savefig(f, format="png"))
+
+
+class _Totals:
+    """One variable's steps in the epoch so far: what its row of the epoch's table needs."""
+
+    __slots__ = ("finite", "no_gradient", "non_finite", "ratios")
+
+    def __init__(self):
+        self.finite: list = []    # finite gradient norms, one float per step
+        self.non_finite = 0
+        self.no_gradient = 0
+        self.ratios: list = []    # update/weight ratios
+
+    def add_norm(self, norm) -> None:
+        if norm is None:
+            self.no_gradient += 1
+        elif math.isfinite(norm):
+            self.finite.append(norm)
+        else:
+            self.non_finite += 1
 
 
 class _Relu:
@@ -371,10 +405,19 @@ def _is_relu(layer) -> bool:
     return getattr(layer, "activation", None) is activations.relu
 
 
+_CHUNK = 1 << 16  # values converted to float64 at a time: 512 KiB, whatever the variable's size
+
+
 def _norm(values) -> float:
-    values = np.asarray(values, np.float64).ravel()
+    """The 2-norm, summed in float64 (a float32 sum of squares overflows from norms of ~1e19 up)
+    chunk by chunk, never copying the whole array to float64."""
+    values = np.asarray(values).reshape(-1)
+    total = 0.0
     with np.errstate(over="ignore", invalid="ignore"):  # a huge or NaN gradient is what we report
-        return float(np.sqrt(np.dot(values, values)))
+        for start in range(0, values.size, _CHUNK):
+            chunk = values[start:start + _CHUNK].astype(np.float64)
+            total += float(np.dot(chunk, chunk))
+    return math.sqrt(total)
 
 
 def _mean(values):

@@ -90,6 +90,27 @@ def _close(a, b) -> bool:
     return a == b
 
 
+def test_keep_steps_bounds_the_history_but_not_the_epochs():
+    everything, _ = _run(keep_steps=None)
+    latest, _ = _run(keep_steps=2)
+    assert [s["step"] for s in latest.steps] == [4, 5]
+    assert _close(latest.steps, everything.steps[-2:])
+    assert [e["steps"] for e in latest.epochs] == [3, 3]
+    assert _close(latest.epochs, everything.epochs)
+    assert latest.summary(0) == everything.summary(0)
+
+
+def test_the_weights_kept_for_the_update_ratio_are_not_widened():
+    tf.keras.utils.set_random_seed(2)
+    model = _model()
+    monitor = GradientMonitor(model, tf.keras.optimizers.SGD(0.1), verbose=False)
+    x, _ = _data()
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x))
+    monitor.record(tape.gradient(loss, model.trainable_variables))
+    assert [old.dtype for _, _, old in monitor._snapshot[2]] == [np.float32] * 4
+
+
 def test_norms_and_update_ratios_are_what_they_say():
     tf.keras.utils.set_random_seed(2)
     model = _model(bias=0.5)
