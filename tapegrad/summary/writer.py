@@ -193,26 +193,35 @@ class _EventFile:
     def add(self, summary, step: int) -> None:
         event = self._event_pb2.Event(wall_time=time.time(), step=step, summary=summary)
         with self._lock:
+            # the writer checks before calling, but another thread may close the file in between
+            if self._records.closed:
+                raise RuntimeError(f"SummaryWriter of {self.path} is already closed")
             self._queue.append(event)
-            due = len(self._queue) > self._max_queue or time.time() - self._last_flush > self._flush_seconds
-        if due:
-            self.flush()
+            if len(self._queue) > self._max_queue or time.time() - self._last_flush > self._flush_seconds:
+                self._write_queue()
 
     def flush(self) -> None:
         with self._lock:
-            # One write of whole records, then the OS has them: a crashed process loses nothing
-            # written (no fsync: an event file is a log, and TensorBoard reads a cut-off tail later).
-            if self._queue:
-                for event in self._queue:
-                    self._records.write(event.SerializeToString())
-                self._queue.clear()
-            self._records.flush()
-            self._last_flush = time.time()
+            if not self._records.closed:  # closing wrote everything queued
+                self._write_queue()
 
     def close(self) -> None:
-        if not self._records.closed:
-            self.flush()
-            self._records.close()
+        # under the lock: an add() or flush() of another thread must not write to the closed file
+        with self._lock:
+            if not self._records.closed:
+                self._write_queue()
+                self._records.close()
+
+    def _write_queue(self) -> None:
+        """Write the queued events; the caller holds the lock, so records never interleave."""
+        # One write of whole records, then the OS has them: a crashed process loses nothing
+        # written (no fsync: an event file is a log, and TensorBoard reads a cut-off tail later).
+        if self._queue:
+            for event in self._queue:
+                self._records.write(event.SerializeToString())
+            self._queue.clear()
+        self._records.flush()
+        self._last_flush = time.time()
 
 
 def create_file_writer(logdir, max_queue=None, flush_millis=None, filename_suffix=None,

@@ -323,6 +323,37 @@ def test_events_wait_in_the_queue_until_flushed_and_close_flushes(tmp_path, tens
             use()
 
 
+def test_closing_while_other_threads_write_and_flush_never_writes_to_the_closed_file(tmp_path, tensorboard):
+    writer = tf.summary.create_file_writer(str(tmp_path), max_queue=1)
+    started, unexpected = threading.Barrier(5), []
+
+    def write():
+        started.wait()
+        try:
+            with writer.as_default(step=0):
+                for i in range(500):
+                    tf.summary.scalar("x", float(i))
+                    writer.flush()
+        except RuntimeError as e:  # the writer closed under this thread: TF's error, nothing worse
+            if "already closed" not in str(e):
+                unexpected.append(e)
+        except Exception as e:  # noqa: BLE001 - a write to the closed file, which close() must prevent
+            unexpected.append(e)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    started.wait()
+    writer.close()
+    for t in threads:
+        t.join()
+    assert unexpected == []
+    assert records(the_file(tmp_path))[0].file_version == "brain.Event:2"  # whole records, CRCs intact
+    with pytest.raises(RuntimeError, match="already closed"):
+        writer._file.add(None, 0)  # past the writer's own check: the file refuses too
+    writer._file.flush()           # and flushing it does nothing
+
+
 def test_a_full_queue_is_written_and_leaving_as_default_flushes(tmp_path, tensorboard):
     writer = tf.summary.create_file_writer(str(tmp_path), max_queue=2, flush_millis=10 ** 9)
     path = the_file(tmp_path)
