@@ -86,7 +86,12 @@ class Program:
 
 
 def short_dtype(dtype) -> str:
-    """f32, f64, i32, ... as the printed IR writes dtypes."""
+    """f32, bf16, c64, ... as the printed IR (``str`` of a traced graph) and these tables write dtypes.
+
+    >>> import numpy as np
+    >>> short_dtype(np.float32), short_dtype(np.complex64), short_dtype(np.bool_)
+    ('f32', 'c64', 'bool')
+    """
     name = dtypes.from_numpy(np.dtype(dtype)).name
     return {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16", "int32": "i32",
             "int64": "i64", "int8": "i8", "int16": "i16", "uint8": "u8", "complex64": "c64",
@@ -105,7 +110,13 @@ def format_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def _where(site) -> str:
+def short_site(site) -> str:
+    """file:line of a recorded site (the file's base name), as the printed IR and these tables
+    write it; "?" for none.
+
+    >>> short_site(None)
+    '?'
+    """
     if site is None:
         return "?"
     return f"{os.path.basename(site[0].co_filename)}:{site_line(site)}"
@@ -188,10 +199,16 @@ def program(obj) -> Program:
 
 # -- the table --------------------------------------------------------------------------------
 
-def _table(rows: list) -> list:
-    """Rows of cells, each column padded to its widest cell (the last one is not padded)."""
+def columns(rows, indent: str = "") -> list:
+    """Rows of cells as lines, each column padded to its widest cell, two spaces apart (the last
+    is not padded, and no line ends in spaces); the summaries here and GradientMonitor's use it.
+
+    >>> columns([("name", "bytes"), ("x", "16 B")], indent="  ")
+    ['  name  bytes', '  x     16 B']
+    """
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
-    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    return [(indent + "  ".join([cell.ljust(w) for cell, w in zip(r, widths)] + [r[-1]])).rstrip()
+            for r in rows]
 
 
 def _plural(n: int, word: str) -> str:
@@ -236,7 +253,7 @@ def summary(obj) -> Summary:
                     added += buffer.nbytes
             names = ", ".join(dict.fromkeys(v[i].name for i, _ in s.kept))
             rows.append([str(n), s.name, typed(s.in_ids), typed(s.out_ids),
-                         f"{names} (+{format_bytes(added)})" if s.kept else "-", _where(s.site)])
+                         f"{names} (+{format_bytes(added)})" if s.kept else "-", short_site(s.site)])
         watched = sum(1 for x in v.values() if x.role in ("watched", "variable"))
         head = f"{prog.title}: {_plural(len(prog.steps), 'op')}, {watched} watched"
         total = sum(b.nbytes for b in counted.values())
@@ -244,7 +261,7 @@ def summary(obj) -> Summary:
     else:
         rows = [["#", "node", "inputs", "outputs", "output bytes", "line"]]
         rows += [[str(n), s.name, typed(s.in_ids), typed(s.out_ids),
-                  format_bytes(sum(v[o].nbytes for o in s.out_ids)), _where(s.site)]
+                  format_bytes(sum(v[o].nbytes for o in s.out_ids)), short_site(s.site)]
                  for n, s in enumerate(prog.steps)]
         head = f"{prog.title}: {_plural(len(prog.steps), 'node')}"
         for role in ("argument", "variable", "constant"):
@@ -252,7 +269,7 @@ def summary(obj) -> Summary:
             if ids or role == "argument":
                 head += f", {_plural(len(ids), role)} ({format_bytes(sum(v[i].nbytes for i in ids))})"
         foot = f"most intermediate memory alive at once: {format_bytes(_peak(prog))}"
-    return Summary("\n".join([head] + (_table(rows) if prog.steps else []) + [foot]))
+    return Summary("\n".join([head] + (columns(rows, indent="  ") if prog.steps else []) + [foot]))
 
 
 def _peak(prog: Program) -> int:
@@ -360,7 +377,7 @@ def to_dot(obj, sources=None, targets=None) -> str:
     for n, s in enumerate(prog.steps):
         ins = [value(i) for i in s.in_ids]
         grey = "" if n in path else ", color=grey60, fontcolor=grey60"
-        lines.append(f"  op{n} [label={_quote(f'#{n} {s.name}' + chr(10) + _where(s.site))}, shape=box, "
+        lines.append(f"  op{n} [label={_quote(f'#{n} {s.name}' + chr(10) + short_site(s.site))}, shape=box, "
                      f"style=\"rounded,filled\", fillcolor=\"#f4f4f4\"{grey}];")
         for k, name in enumerate(ins):
             label = f" [label=\"{k}\"]" if len(ins) > 1 else ""

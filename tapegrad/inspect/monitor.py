@@ -35,6 +35,7 @@ import numpy as np
 
 from ..core.op import staged, state
 from ..core.tensor import convert_to_tensor
+from .graph_view import columns
 
 __all__ = ["GradientMonitor", "GradientWarning"]
 
@@ -276,12 +277,12 @@ class GradientMonitor:
                 notes.append(f"None x{v['no_gradient']}")
             rows.append((name, str(v["shape"]), _number(v["grad_norm"]), _number(v["grad_norm_max"]),
                          _number(v["update_ratio"]), " ".join(notes)))
-        lines += _columns(rows)
+        lines += columns(rows)
         if record["dead_relu"]:
             rows = [("ReLU layer", "dead units (0 for every example all epoch)")]
             rows += [(name, f"{dead}/{units} ({100.0 * dead / units:.1f}%)")
                      for name, (dead, units) in record["dead_relu"].items()]
-            lines += _columns(rows)
+            lines += columns(rows)
         return "\n".join(lines)
 
     def plot(self, path) -> None:
@@ -433,7 +434,3 @@ def _plottable(value, log: bool) -> float:
         return np.nan  # a gap in the line: no gradient, or nothing a log axis can show
     return value
 
-
-def _columns(rows) -> list:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
