@@ -765,7 +765,8 @@ def _as_tensor(v):
 
 
 def _value_of(graph, env, i):
-    """A replayed program's value: computed, a variable (read where used), or a constant."""
+    """A replayed program's value: computed (or a variable argument), a captured variable (read
+    where used), or a constant."""
     t = env.get(i)
     if t is None:
         t = graph.variables.get(i)

@@ -173,3 +173,25 @@ def test_the_printed_graph_lists_variable_arguments(dtype):
     cf = f.get_concrete_function(tf.Variable(np.ones(2, dtype), name="weights"))
     assert "weights" in str(cf.graph)
     assert "var_weights" in cf.code.splitlines()[0]       # a parameter of the generated function
+
+
+def test_the_program_does_not_keep_the_traced_variable_argument_alive():
+    import gc
+    import weakref
+
+    @tf.function
+    def f(v, x):
+        v.assign_add(x)
+        return v * 2.0
+
+    v = tf.Variable(1.0)
+    with tf.GradientTape() as tape:   # the replayed program as well as the compiled one
+        assert float(f(v, tf.constant(1.0))) == 4.0
+    assert float(f(v, tf.constant(1.0))) == 6.0
+    traced = weakref.ref(v)
+    del v, tape
+    gc.collect()
+    assert traced() is None
+    w = tf.Variable(5.0)
+    assert float(f(w, tf.constant(1.0))) == 12.0 and float(w) == 6.0   # the same program, another variable
+    assert f.experimental_get_tracing_count() == 1
