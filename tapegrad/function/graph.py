@@ -17,11 +17,13 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.op import state
-from ..core.source import site_line, user_site
+from ..core.source import user_site
 from ..core.sparse import IndexedSlices
 from ..core.tape import flatten
 from ..core.tensor import Tensor, Variable, next_id
 from ..errors import OperatorNotAllowedInGraphError
+from ..inspect.graph_view import short_dtype as _short
+from ..inspect.graph_view import short_site as _where  # codegen imports it from here
 
 _GRAPH_HINT = ("Inside a tf.function, tensors are symbolic: use tf.print to see values when the "
                "function runs, or call tapegrad.config.run_functions_eagerly(True) to debug eagerly.")
@@ -439,19 +441,6 @@ class Graph:
         """Draw the graph to `path` through the graphviz package; returns the path."""
         from ..inspect.graph_view import render
         return render(self, path, sources, targets)
-
-
-def _where(site) -> str:
-    if site is None:
-        return "?"
-    code = site[0]
-    return f"{code.co_filename.rsplit('/', 1)[-1]}:{site_line(site)}"
-
-
-def _short(dtype) -> str:
-    d = dtypes.from_numpy(np.dtype(dtype))
-    return {"float32": "f32", "float64": "f64", "float16": "f16", "int32": "i32", "int64": "i64",
-            "bool": "bool", "uint8": "u8"}.get(d.name, d.name)
 
 
 def _param_repr(v) -> str:

@@ -181,3 +181,15 @@ def test_render_without_graphviz_names_the_pip_command(monkeypatch):
     tape, *_ = small_tape()
     with pytest.raises(ImportError, match=r"pip install 'tapegrad\[graphviz\]'"):
         tape.render("tape.svg")
+
+
+def test_the_printed_graph_and_its_summary_spell_dtypes_and_lines_alike():
+    @tf.function
+    def f(x, n):
+        return tf.cast(x, tf.complex64) * tf.cast(n, tf.complex64)
+    graph = f.get_concrete_function(tf.TensorSpec([2]), tf.TensorSpec([2], tf.int8)).graph
+    printed, summary = str(graph), graph.summary()
+    for spelling in ("x:f32[2]", "n:i8[2]", "cast:c64[2]", "multiply:c64[2]"):
+        assert spelling in printed and spelling in summary
+    line = f"test_graph_view.py:{f.python_function.__code__.co_firstlineno + 2}"
+    assert printed.count(line) == summary.count(line) == 3
