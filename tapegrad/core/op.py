@@ -391,7 +391,7 @@ def _record(op, tensors, out, params, tapes) -> None:
         for t in tensors:
             if t._id in ids:
                 watched = True
-            elif type(t) is Variable and t._trainable and tape._watch_accessed:
+            elif t._trainable and tape._watch_accessed:
                 tape._watch_variable(t)  # a trainable variable read inside the tape: watched
                 watched = True
         if watched:

@@ -6,6 +6,7 @@ the op registry.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 
 from .source import user_site
@@ -13,6 +14,8 @@ from .source import user_site
 # A note: (kind, ids, site, detail).  kind "exit": the value of ids[0] left tapegrad
 # (detail: how); "break": a non-differentiable op took ids[:-1] and made ids[-1] (detail:
 # the op's name).  Values computed inside stop_recording() go to the tape's _shadow_ids.
+next_id = itertools.count(1).__next__  # ids of recorded values, unique in the process
+
 MAX_NOTES = 1000  # a persistent tape in a long loop must not grow without bound
 
 
@@ -40,34 +43,52 @@ state = _State()
 def note_exit(tensor, how: str) -> None:
     """`tensor`'s value is leaving tapegrad (``.numpy()``, ``np.asarray``, ``float()``)."""
     tid = tensor._id
-    if tid:
-        for tape in state.tapes:
-            if tid not in tape._ids and getattr(tensor, "_trainable", False) and tape._watch_accessed:
-                tape._watch_variable(tensor)  # TF's .numpy() of a variable is a read: the tape watches it
-            if tid in tape._ids:
-                tape._note("exit", (tid,), user_site(3), how)
+    if not tid:
+        return  # never recorded: nothing to explain later
+    for tape in state.tapes:
+        if tid not in tape._ids and tensor._trainable and tape._watch_accessed:
+            tape._watch_variable(tensor)  # TF's .numpy() of a variable is a read: the tape watches it
+        if tid in tape._ids:
+            tape._note("exit", (tid,), user_site(3), how)
 
 
 def note_break(op, tensors, out) -> None:
     """A non-differentiable op (or one with an integer result) consumed taped values."""
+    for t in tensors:
+        if t._id:
+            break
+    else:
+        return  # no input was ever recorded (data, labels): the common case costs one loop
+    site = None
     for tape in state.tapes:
-        for t in tensors:  # TF reads a variable with an op of its own: the tape watches it
-            if getattr(t, "_trainable", False) and tape._watch_accessed and t._id not in tape._ids:
-                tape._watch_variable(t)
-        taped = tuple(t._id for t in tensors if t._id and t._id in tape._ids)
+        ids, taped = tape._ids, []
+        for t in tensors:
+            tid = t._id
+            if not tid:
+                continue
+            if tid not in ids and t._trainable and tape._watch_accessed:
+                tape._watch_variable(t)  # TF reads a variable with an op of its own: the tape watches it
+            if tid in ids:
+                taped.append(tid)
         if taped:
             if out._id == 0:  # named, so that explain() can tell a target made by this op
-                from .tensor import next_id
                 out._id = next_id()
-            tape._note("break", taped + (out._id,), user_site(4), op.name)
+            if site is None:
+                site = user_site(4)
+            tape._note("break", tuple(taped) + (out._id,), site, op.name)
 
 
 def note_shadow(tensors, out) -> None:
     """An op ran inside stop_recording() on values its tape tracks: remember where the chain went."""
     for tape in state.shadows:
-        if any(t._id and (t._id in tape._ids or t._id in tape._shadow_ids or
-                          (getattr(t, "_trainable", False) and tape._watch_accessed)) for t in tensors):
-            if out._id == 0:
-                from .tensor import next_id
-                out._id = next_id()
-            tape._shadow_ids[out._id] = tape._paused_site
+        shadow = tape._shadow_ids
+        if len(shadow) >= MAX_NOTES:
+            continue
+        for t in tensors:
+            tid = t._id
+            if tid and (tid in tape._ids or tid in shadow or
+                        (t._trainable and tape._watch_accessed)):
+                if out._id == 0:
+                    out._id = next_id()
+                shadow[out._id] = tape._paused_site
+                break

@@ -218,6 +218,7 @@ class GradientTape:
         if not self._persistent:
             self._eqns = None
             self._ids = None
+            self._notes, self._shadow_ids = None, {}
 
     def gradient(self, target, sources, output_gradients=None,
                  unconnected_gradients=UnconnectedGradients.NONE):
@@ -298,6 +299,16 @@ class GradientTape:
         """Call ``fn(gradient)`` when backward reaches `tensor`; a non-None result replaces it.
 
         See ``tapegrad.inspect.on_gradient``.  Returns a handle with ``remove()``.
+
+        >>> import tapegrad as tf
+        >>> x = tf.constant([1.0, 2.0])
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     h = tf.exp(x)
+        ...     _ = tape.on_gradient(h, lambda g: g * 2.0)   # double what flows into h
+        ...     y = tf.reduce_sum(h)
+        >>> tape.gradient(y, x).numpy().round(3)
+        array([ 5.437, 14.778], dtype=float32)
         """
         from ..inspect.hooks import on_gradient
         return on_gradient(tensor, fn, tapes=[self])
@@ -306,8 +317,12 @@ class GradientTape:
         """Before a non-persistent tape forgets its record: why some gradients are None, for
         apply_gradients' warning and for explain() after gradient()."""
         from ..inspect.why import explain, remember
-        self._explained = explain(self, target, sources, user_site(3), flat_sources=flat_sources,
-                                  results=results)
+        try:
+            self._explained = explain(self, target, sources, user_site(3), flat_sources=flat_sources,
+                                      results=results)
+        except Exception as e:  # a diagnostic must never fail a gradient that worked
+            logger.debug("tapegrad could not explain the None gradients: %r", e)
+            return
         remember(self._explained)
 
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
@@ -510,8 +525,12 @@ def _run_hooks(hooks, ids, cts, hooked: set) -> None:
         fns = hooks.get(i)
         if fns and i not in hooked and cts.get(i) is not None:
             hooked.add(i)
-            from ..inspect.hooks import call_hooks
-            cts[i] = call_hooks(fns, cts[i])
+            cts[i] = _call_hooks(fns, cts[i])
+
+
+def _call_hooks(fns, grad):
+    from ..inspect.hooks import call_hooks  # here: importing inspect with tapegrad would slow the import
+    return call_hooks(fns, grad)
 
 
 def _batched_backprop(eqns, target_id, seed: np.ndarray, source_ids):

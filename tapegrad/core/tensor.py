@@ -5,7 +5,6 @@ so this module holds only what is not an op: identity, conversion, printing.
 """
 from __future__ import annotations
 
-import itertools
 import sys
 
 import numpy as np
@@ -13,11 +12,10 @@ import numpy as np
 from . import dtypes
 from .shape import TensorShape
 from .source import user_site
-from .state import note_exit, state
+from .state import next_id, note_exit, state  # noqa: F401 (next_id: importers take it from here)
 
 # Unique ids for tensors a tape tracks.  0 means "never watched, never recorded";
 # ids are never reused, unlike id(), so a dead tensor cannot alias a new one.
-next_id = itertools.count(1).__next__
 
 
 class Tensor:
@@ -30,6 +28,7 @@ class Tensor:
     """
 
     __slots__ = ("_value", "_id", "__weakref__")
+    _trainable = False  # only a Variable's slot says otherwise: the tape's checks need no type test
     # Makes NumPy's binary operators defer to ours: ndarray * Tensor -> Tensor.
     __array_priority__ = 100
 

@@ -6,6 +6,7 @@ value once its cotangent is complete (``core/tape.py: backprop``).  Inside a tra
 """
 from __future__ import annotations
 
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -23,10 +24,27 @@ class GradientHook:
     """What `on_gradient` returns: ``remove()`` takes the hook off again."""
 
     def __init__(self, tapes, tensor_id: int, fn):
-        self._tapes, self._id, self._fn = tapes, tensor_id, fn
+        # weak: a handle kept around must not keep a tape (and all it recorded) alive
+        self._tapes, self._id, self._fn = [weakref.ref(t) for t in tapes], tensor_id, fn
 
     def remove(self) -> None:
-        for tape in self._tapes:
+        """Take the hook off every tape it was put on (those still alive).
+
+        >>> import tapegrad as tf
+        >>> x = tf.constant(2.0)
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     h = x * x
+        ...     handle = tape.on_gradient(h, lambda g: g * 0.0)
+        ...     handle.remove()
+        ...     y = h * 3.0
+        >>> float(tape.gradient(y, x))
+        12.0
+        """
+        for ref in self._tapes:
+            tape = ref()
+            if tape is None:
+                continue
             fns = (tape._hooks or {}).get(self._id, [])
             if self._fn in fns:
                 fns.remove(self._fn)
@@ -41,7 +59,8 @@ def on_gradient(tensor: Tensor, fn: Callable, tapes=None) -> GradientHook:
     """Call ``fn(gradient)`` when backward reaches `tensor`; a non-None result replaces the gradient.
 
     `tensor` is a value recorded by an active tape (an intermediate, a watched tensor, or a
-    variable); the hook applies to every active tape that tracks it.
+    variable); the hook applies to every active tape that tracks it, in its `gradient` calls
+    (``jacobian`` passes stacks of cotangents and does not call hooks).
 
     >>> import tapegrad as tf
     >>> x = tf.constant([1.0, -2.0])

@@ -70,6 +70,9 @@ def why_none(tape, target, sources) -> Explanation:
 
 def explain(tape, target, sources, site, flat_sources=None, results=None) -> Explanation:
     """The Explanation for the user's call at `site`; `results` (from gradient) say which are None."""
+    if tape._eqns is None and tape._last_use is None:
+        raise RuntimeError("This GradientTape has recorded nothing yet: use it in a `with` block (or watch "
+                           "something) before asking why a gradient is None.")
     if tape._eqns is None:  # used up by gradient(): it can answer only about that call
         last = tape._last_use
         if last is not None and _same(last[0], flatten(target)) and _same(last[1], flatten(sources)):
@@ -104,6 +107,7 @@ class _Context:
     def __init__(self, tape, targets, call, site):
         self.tape, self.targets, self.call, self.site = tape, targets, call, site
         self.target_name = call.target_name or "the target"
+        self._roles = None
 
     def why(self, s, name: str) -> Reason | None:
         tape = self.tape
@@ -145,7 +149,8 @@ class _Context:
             return Reason(name, "watch_accessed_off",
                           f"the tape was made with watch_accessed_variables=False and {name} was never "
                           f"passed to tape.watch(). Call tape.watch({name}) inside the tape", tape._site, v._id)
-        twin = next((w for w in tape._variables.values() if _look_alike(w, v)), None)
+        twin = self._look_alikes().get(_role(v))
+        twin = twin if twin is not v else None
         if twin is not None:
             return Reason(name, "other_variable",
                           f"the tape read a different variable of the same kind and shape, "
@@ -205,6 +210,13 @@ class _Context:
                       f"{tname} does not depend on {name}: no op the tape recorded leads from {name} to it",
                       self.site, s._id)
 
+    def _look_alikes(self) -> dict:
+        """The variables the tape read, by role (one index per explain, not a scan per source)."""
+        if self._roles is None:
+            self._roles = {_role(w): w for w in self.tape._variables.values()}
+            self._roles.pop(None, None)
+        return self._roles
+
     def _paused(self, name: str, target, sid: int) -> Reason:
         return Reason(name, "stop_recording",
                       f"{self.target_name} was computed inside `with tape.stop_recording():`, where the tape "
@@ -233,12 +245,11 @@ class _Context:
         return None
 
 
-def _look_alike(w, v) -> bool:
-    """Another variable in v's role: the same shape, dtype and last name part ('kernel')."""
-    def role(x):
-        return getattr(x, "path", x.name).rsplit("/", 1)[-1].split(":")[0]
-    return w is not v and w._value.shape == v._value.shape and w._value.dtype == v._value.dtype and \
-        role(w) == role(v) != "Variable"  # unnamed variables are not told apart by name
+def _role(v):
+    """A variable's role for telling look-alikes apart: (shape, dtype, last name part, e.g. 'kernel');
+    None for an unnamed variable, which a name cannot tell apart."""
+    role = getattr(v, "path", v.name).rsplit("/", 1)[-1].split(":")[0]
+    return None if role == "Variable" else (v._value.shape, v._value.dtype, role)
 
 
 def _no_sources(call, site) -> Reason:
