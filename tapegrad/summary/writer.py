@@ -21,6 +21,10 @@ import socket
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..core.tensor import Tensor
 
 __all__ = ["SummaryWriter", "create_file_writer", "create_noop_writer", "flush", "get_step", "set_step"]
 
@@ -52,7 +56,7 @@ def set_step(step) -> None:
     _state.step = step
 
 
-def get_step():
+def get_step() -> int | Tensor | None:
     """The default step set by ``set_step`` or ``as_default(step=...)``, or None.
 
     >>> import tapegrad as tf
@@ -62,8 +66,14 @@ def get_step():
     return _state.step
 
 
-def default_writer():
-    """The writer summaries go to now (None: they are not written)."""
+def default_writer() -> SummaryWriter | None:
+    """The writer summaries go to now (None: they are not written).
+
+    >>> import tapegrad as tf
+    >>> from tapegrad.summary.writer import default_writer
+    >>> default_writer() is None
+    True
+    """
     return _state.writer
 
 
@@ -90,7 +100,20 @@ class SummaryWriter:
     """
 
     def as_default(self, step=None):
-        """A context in which this writer (and `step`, if given) is the default; flushes on leaving."""
+        """A context in which this writer (and `step`, if given) is the default; flushes on leaving.
+
+        >>> import tempfile, tapegrad as tf
+        >>> try:
+        ...     writer = tf.summary.create_file_writer(tempfile.mkdtemp())
+        ... except ImportError:  # without the tensorboard extra: write nothing
+        ...     writer = tf.summary.create_noop_writer()
+        >>> with writer.as_default(step=7):
+        ...     tf.summary.experimental.get_step()
+        7
+        >>> tf.summary.experimental.get_step() is None  # restored on leaving
+        True
+        >>> writer.close()
+        """
         return contextlib.nullcontext(self)
 
     def set_as_default(self, step=None) -> None:
@@ -100,10 +123,30 @@ class SummaryWriter:
         """Open the writer's file (a writer is opened when made: this is for TF's API)."""
 
     def flush(self) -> None:
-        """Write what is queued."""
+        """Write what is queued.
+
+        >>> import tempfile, tapegrad as tf
+        >>> try:
+        ...     writer = tf.summary.create_file_writer(tempfile.mkdtemp(), max_queue=100)
+        ... except ImportError:  # without the tensorboard extra: write nothing
+        ...     writer = tf.summary.create_noop_writer()
+        >>> with writer.as_default(step=0):
+        ...     _ = tf.summary.scalar("loss", 0.5)  # queued (fewer than max_queue wait)
+        ...     writer.flush()                      # written now, before leaving the context
+        >>> writer.close()
+        """
 
     def close(self) -> None:
-        """Flush and close; using the writer afterwards is an error (closing again is not)."""
+        """Flush and close; using the writer afterwards is an error (closing again is not).
+
+        >>> import tempfile, tapegrad as tf
+        >>> try:
+        ...     writer = tf.summary.create_file_writer(tempfile.mkdtemp())
+        ... except ImportError:  # without the tensorboard extra: write nothing
+        ...     writer = tf.summary.create_noop_writer()
+        >>> writer.close()
+        >>> writer.close()  # again: nothing to do
+        """
 
 
 class _FileWriter(SummaryWriter):
