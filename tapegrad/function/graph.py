@@ -268,6 +268,8 @@ class Graph:
         g.variable_args = list(self.variable_args)
         g.specs, g.names, g._counts = dict(self.specs), dict(self.names), dict(self._counts)
         g.autograph = self.autograph
+        if hasattr(self, "_gradient_contexts"):  # check numerics' "whose gradient" notes go with the nodes
+            g._gradient_contexts = self._gradient_contexts
         return g
 
     def copy(self) -> "Graph":
