@@ -197,16 +197,27 @@ class _Program:
 class ConcreteFunction:
     """One traced signature: its graph (printable), its generated code, and specialisations."""
 
-    def __init__(self, function, signature, graph, compiled, source):
+    def __init__(self, function, signature, graph, compiled, source, structured=None):
         self._function = function
         self.signature = signature
         self.graph = graph
         self._compiled = compiled
         self.code = source
+        self._structured = structured
 
     @property
     def structured_input_signature(self):
-        return self.signature
+        """TF's ``(args, kwargs)``: a ``TensorSpec`` named after its argument for each tensor (with
+        this trace's shapes, None dims where relaxed), Python values as themselves.
+
+        >>> import tapegrad as tf
+        >>> @tf.function
+        ... def double(x, n=2):
+        ...     return x * n
+        >>> double.get_concrete_function(tf.ones([3])).structured_input_signature
+        ((TensorSpec(shape=(3,), dtype=tf.float32, name='x'), 2), {})
+        """
+        return self._structured
 
     def __call__(self, *args, **kwargs):
         return self._function._call_concrete(self, args, kwargs)
@@ -476,7 +487,8 @@ class Function:
             raw = self._trace_raw(bound, first=False)
             self._tracing_count += 1
         program = self._compile(raw)
-        concrete = ConcreteFunction(self, signature, program.graph, program.run, program.source)
+        concrete = ConcreteFunction(self, signature, program.graph, program.run, program.source,
+                                    _structured_signature(self._signature, bound, signature))
         self._concrete.append(concrete)
         if exact:
             self._by_exact.setdefault(key, []).insert(0, program)
@@ -644,6 +656,66 @@ def _type_text(t) -> str:
     if kind == "dict":
         return f"Dict[{', '.join(f'{k!r}: {_type_text(x)}' for k, x in t[1])}]"
     return f"{kind} #{t[1]}"
+
+
+class VariableSpec:
+    """A Variable argument in a structured_input_signature, as TF prints it."""
+
+    __slots__ = ("shape", "dtype", "trainable", "alias_id")
+
+    def __init__(self, shape, dtype, trainable, alias_id):
+        self.shape, self.dtype, self.trainable, self.alias_id = shape, dtype, trainable, alias_id
+
+    def __eq__(self, other):
+        return isinstance(other, VariableSpec) and (self.shape, self.dtype, self.trainable, self.alias_id) == \
+            (other.shape, other.dtype, other.trainable, other.alias_id)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.trainable, self.alias_id))
+
+    def __repr__(self):
+        return (f"VariableSpec(shape={self.shape}, dtype={self.dtype!r}, trainable={self.trainable}, "
+                f"alias_id={self.alias_id})")
+
+
+def _structured_signature(python_signature, bound, signature):
+    """TF's structured_input_signature of a trace: (args, kwargs) with tensors as named TensorSpecs.
+
+    Parameters that bind positionally (and *args, named ``args_0``...) go in args, keyword-only
+    ones and **kwargs in kwargs; a nested tensor is named by its path (``t_0``, ``z_a``).
+    """
+    args, kwargs = [], {}
+    for (name, value), t in zip(bound.arguments.items(), signature):
+        kind = python_signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            args.extend(_spec_of(v, vt, f"{name}_{i}") for i, (v, vt) in enumerate(zip(value, t[1])))
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            types = dict(t[1])
+            kwargs.update((k, _spec_of(v, types[k], str(k))) for k, v in value.items())
+        elif kind is inspect.Parameter.KEYWORD_ONLY:
+            kwargs[name] = _spec_of(value, t, name)
+        else:
+            args.append(_spec_of(value, t, name))
+    return tuple(args), kwargs
+
+
+def _spec_of(value, t, name):
+    """One argument of a structured_input_signature: its trace type `t` as a spec where it is a
+    tensor's, else the value with its tensors replaced (a module function: see DEVELOPERS.md)."""
+    if isinstance(t, _Leaf):
+        dtype = dtypes.as_dtype(t.dtype)
+        if t.variable is not None:
+            return VariableSpec(t.shape, dtype, t.variable[0], t.variable[1])
+        if isinstance(value, TensorSpec) and value.name is not None:
+            name = value.name
+        return TensorSpec(t.shape, dtype, name)
+    if isinstance(value, (list, tuple)) and isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], tuple):
+        items = [_spec_of(v, vt, f"{name}_{i}") for i, (v, vt) in enumerate(zip(value, t[1]))]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, dict) and isinstance(t, tuple) and t[:1] == ("dict",):
+        types = dict(t[1])
+        return {k: _spec_of(v, types[k], f"{name}_{k}") for k, v in value.items()}
+    return value
 
 
 def _binding_error(detail, args, kwargs, signature) -> str:

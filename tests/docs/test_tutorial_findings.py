@@ -24,8 +24,6 @@ def test_a_relaxed_concrete_function_prints_its_relaxed_shapes():
     assert "f32[5]" not in text and "f32[9]" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason="structured_input_signature is a tuple of internal trace types "
-                                       "(_Leaf), not TensorFlow's (args, kwargs) of tf.TensorSpec")
 def test_structured_input_signature_is_args_and_kwargs_of_tensor_specs():
     @tf.function
     def double(x):

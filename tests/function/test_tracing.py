@@ -595,3 +595,37 @@ def test_while_and_for_over_tf_range_run_per_value_without_retracing():
     assert (int(w(tf.constant(5))), int(w(tf.constant(10))), int(w(tf.constant(5)))) == (10, 45, 10)
     assert (int(r(tf.constant(4))), int(r(tf.constant(6)))) == (14, 55)
     assert count(w) == 1 and count(r) == 1
+
+
+def test_structured_input_signature_splits_args_and_kwargs_and_names_nested_tensors_as_tf():
+    # what TF 2.21 returns for the same calls
+    @tf.function
+    def f(x, n=4, t=(1, 2), *args, k=3, **kw):
+        return x
+    args, kwargs = f.get_concrete_function(tf.ones([2, 3]), 1, (tf.ones([1]), {"b": tf.ones([2])}), tf.ones([1]),
+                                           [tf.ones([2]), 5], k=tf.ones([4]), z={"a": tf.ones([1])}
+                                           ).structured_input_signature
+    spec = tf.TensorSpec
+    assert args == (spec([2, 3], tf.float32, "x"), 1, (spec([1], tf.float32, "t_0"), {"b": spec([2], tf.float32, "t_1_b")}),
+                    spec([1], tf.float32, "args_0"), [spec([2], tf.float32, "args_1_0"), 5])
+    assert kwargs == {"k": spec([4], tf.float32, "k"), "z": {"a": spec([1], tf.float32, "z_a")}}
+    assert f.get_concrete_function(tf.ones([2])).structured_input_signature == \
+        ((spec([2], tf.float32, "x"), 4, (1, 2)), {"k": 3})
+
+
+def test_structured_input_signature_has_relaxed_and_given_shapes_and_spec_names():
+    @tf.function(reduce_retracing=True)
+    def double(x):
+        return x * 2.0
+    double(tf.ones([4]))
+    double(tf.ones([5]))
+    assert double.get_concrete_function(tf.ones([9])).structured_input_signature == \
+        ((tf.TensorSpec([None], tf.float32, "x"),), {})
+
+    @tf.function
+    def same(x):
+        return x
+    named = same.get_concrete_function(tf.TensorSpec([None, 2], tf.int32, name="foo"))
+    assert named.structured_input_signature == ((tf.TensorSpec([None, 2], tf.int32, "foo"),), {})
+    assert repr(same.get_concrete_function(tf.Variable(1.0)).structured_input_signature) == \
+        "((VariableSpec(shape=(), dtype=tf.float32, trainable=True, alias_id=0),), {})"
