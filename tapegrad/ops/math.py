@@ -109,12 +109,13 @@ def square(x):
 
 @_pointwise(lambda out, x: 0.5 / out, saves="out", domain=(POSITIVE,))
 def sqrt(x):
-    return np.sqrt(x)
+    with np.errstate(invalid="ignore"):  # sqrt(-1) = nan silently, as TF
+        return np.sqrt(x)
 
 
 @_pointwise(lambda out, x: -0.5 * out / x, saves="inputs+out", domain=(POSITIVE,))
 def rsqrt(x):
-    with np.errstate(divide="ignore"):  # rsqrt(0) = inf silently, as TF
+    with np.errstate(divide="ignore", invalid="ignore"):  # rsqrt(0) = inf, rsqrt(-1) = nan silently, as TF
         return 1 / np.sqrt(x)
 
 
@@ -126,7 +127,7 @@ def exp(x):
 
 @_pointwise(lambda out, x: 1 / x, domain=(POSITIVE,))
 def log(x):
-    with np.errstate(divide="ignore"):  # log(0) = -inf silently, as TF
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan silently, as TF
         return np.log(x)
 
 
