@@ -50,10 +50,10 @@ def _parser() -> argparse.ArgumentParser:
         "quickstart", help="train the seed's CNN with its GradientTape loop",
         description="Train the seed's CNN with its GradientTape loop, printing the seed's line per epoch "
                     "and saving a checkpoint after each.")
-    quick.add_argument("--epochs", type=_positive, default=5,
+    quick.add_argument("--epochs", type=positive_int, default=5,
                        help="epochs in all (with --resume, training continues up to this); default 5")
-    quick.add_argument("--batch-size", type=_positive, default=32, help="default 32")
-    quick.add_argument("--data", type=_checked(parse_data), default="digits",
+    quick.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
+    quick.add_argument("--data", type=validated_by(parse_data), default="digits",
                        help="digits (bundled, 8x8; default), mnist[=PATH] or fashion_mnist[=PATH] (28x28, "
                             "from a Keras .npz or a folder of IDX files)")
     quick.add_argument("--resume", action="store_true", help="continue from the newest intact checkpoint")
@@ -69,14 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer (the command's and its subcommands' option parsers share it)."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
     return value
 
 
-def _checked(parse):
+def validated_by(parse):
+    """argparse type: the text itself, once `parse` accepts it (its ValueError becomes argparse's error)."""
     def check(text: str) -> str:
         try:
             parse(text)

@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from ..cli import positive_int, validated_by
+
 PILLOW_HINT = "for PNG and GIF pictures install Pillow: pip install 'tapegrad[images]'"
 PLOT_HINT = "for loss curves install matplotlib: pip install 'tapegrad[plot]'"
 
@@ -46,14 +48,14 @@ def add_parser(commands) -> argparse.ArgumentParser:
         description="A DCGAN (TensorFlow's tutorial) on the bundled 8x8 digits or MNIST: a PNG grid of "
                     "samples from a fixed noise vector per epoch, an animated GIF and the loss curves at "
                     "the end.")
-    d.add_argument("--epochs", type=_positive, default=dcgan.EPOCHS, help=f"default {dcgan.EPOCHS}")
-    d.add_argument("--data", type=_checked(dcgan.parse_data), default="digits",
+    d.add_argument("--epochs", type=positive_int, default=dcgan.EPOCHS, help=f"default {dcgan.EPOCHS}")
+    d.add_argument("--data", type=validated_by(dcgan.parse_data), default="digits",
                    help="digits (bundled, 8x8; default) or mnist[=PATH] (28x28, a Keras mnist.npz or a "
                         "folder of IDX files)")
-    d.add_argument("--batch-size", type=_positive, default=dcgan.BATCH_SIZE, help=f"default {dcgan.BATCH_SIZE}")
-    d.add_argument("--filters", type=_positive, default=dcgan.FILTERS,
+    d.add_argument("--batch-size", type=positive_int, default=dcgan.BATCH_SIZE, help=f"default {dcgan.BATCH_SIZE}")
+    d.add_argument("--filters", type=positive_int, default=dcgan.FILTERS,
                    help=f"width of the models: the discriminator's first convolution (default {dcgan.FILTERS})")
-    d.add_argument("--limit", type=_positive, help="train on the first N images only (a quick try)")
+    d.add_argument("--limit", type=positive_int, help="train on the first N images only (a quick try)")
     d.add_argument("--score", action="store_true",
                    help="at the end, label 1,000 samples with a digit classifier trained on the same data "
                         "(the quickstart model) and print the histogram")
@@ -65,19 +67,19 @@ def add_parser(commands) -> argparse.ArgumentParser:
                     "discriminator learn to fill digit outlines (derived from the bundled digits), or a "
                     "folder of side-by-side image pairs; input | target | output panels per epoch, a "
                     "checkpoint per epoch (--resume).")
-    p.add_argument("--epochs", type=_positive, default=pix2pix.EPOCHS, help=f"default {pix2pix.EPOCHS}")
+    p.add_argument("--epochs", type=positive_int, default=pix2pix.EPOCHS, help=f"default {pix2pix.EPOCHS}")
     p.add_argument("--data", default="digits", metavar="digits|DIR",
                    help="digits (bundled, outlines -> filled digits; default) or DIR: a folder of paired "
                         "side-by-side images, target left and input right (the facades layout), in "
                         "train/ and test/ (or val/) subfolders or all in one (needs Pillow)")
-    p.add_argument("--image-size", type=_positive, default=None,
+    p.add_argument("--image-size", type=positive_int, default=None,
                    help=f"side of the square images (default {pix2pix.DIGITS_SIZE} for digits, "
                         f"{pix2pix.FOLDER_SIZE} for a folder); a power of two, at least 8")
-    p.add_argument("--batch-size", type=_positive, default=pix2pix.BATCH_SIZE,
+    p.add_argument("--batch-size", type=positive_int, default=pix2pix.BATCH_SIZE,
                    help=f"default {pix2pix.BATCH_SIZE}")
-    p.add_argument("--filters", type=_positive, default=pix2pix.FILTERS,
+    p.add_argument("--filters", type=positive_int, default=pix2pix.FILTERS,
                    help=f"width of the models: the first downsampling's filters (default {pix2pix.FILTERS})")
-    p.add_argument("--limit", type=_positive, help="train on the first N pairs only (a quick try)")
+    p.add_argument("--limit", type=positive_int, help="train on the first N pairs only (a quick try)")
     p.add_argument("--resume", action="store_true", help="continue from the newest intact checkpoint")
     p.add_argument("--checkpoint-dir", metavar="DIR",
                    help="where checkpoints go (default: OUT/checkpoints)")
@@ -108,23 +110,6 @@ def run(args, out=None, err=None):
                            batch_size=args.batch_size, filters=args.filters, limit=args.limit,
                            eager=args.eager, out_dir=args.out, seed=args.seed, resume=args.resume,
                            checkpoint_dir=args.checkpoint_dir, out=out, err=err)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
-    return value
-
-
-def _checked(parse):
-    def check(text: str) -> str:
-        try:
-            parse(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-        return text
-    return check
 
 
 # -- pictures ------------------------------------------------------------------------------------------
