@@ -17,6 +17,7 @@ from .core.spec import TensorSpec
 from .core.sparse import IndexedSlices
 from .core.tape import GradientTape, UnconnectedGradients
 from .core.custom_gradient import custom_gradient
+from .core.op import init_scope
 from .core.tensor import Tensor, Variable, constant, convert_to_tensor, is_tensor
 from . import errors
 from . import ops as _ops
@@ -25,11 +26,13 @@ from .ops.array import *  # noqa: F401,F403
 from .ops.reduce import *  # noqa: F401,F403
 from .ops.linalg import einsum, matmul, tensordot  # noqa: F401
 from .ops.clip import *  # noqa: F401,F403
-from .ops.control_flow import cond, while_loop  # noqa: F401
+from .ops.control_flow import case, cond, switch_case, while_loop  # noqa: F401
+from .ops.tensor_array import TensorArray  # noqa: F401
+from .ops.functional import foldl, foldr, map_fn, scan, vectorized_map  # noqa: F401
 from .ops.math import abs, pow, round  # noqa: A004 - TF's names shadow builtins on purpose
 from .ops.array import range, slice  # noqa: A004
 from .ops.logging import print_ as print  # noqa: A004 - tf.print
-from .function import function  # noqa: F401
+from .compiler import function  # noqa: F401
 from . import math, linalg, autodiff  # noqa: F401
 
 __version__ = "0.1.0"
@@ -38,7 +41,8 @@ __version__ = "0.1.0"
 def __getattr__(name):
     """Load the heavier packages (keras, data, nn, random, ...) on first use: import stays fast."""
     import importlib
-    if name in ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test", "nn", "random"):
+    if name in ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test", "nn", "random",
+                "autograph", "dtypes", "types"):
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module

@@ -57,7 +57,7 @@ def custom_gradient(f=None):
     def decorated(*args, **kwargs):
         inputs = [a if isinstance(a, Tensor) else convert_to_tensor(a) for a in args]
         graph = state.graph
-        start = len(graph.nodes) if graph is not None else 0
+        start = len(graph.eqns) if graph is not None else 0
         watcher = GradientTape()  # only to learn which variables f reads
         with paused(keep_graph=True), watcher:
             y, grad_fn = f(*inputs, **kwargs)

@@ -22,6 +22,8 @@ from operator import itemgetter
 
 import numpy as np
 
+from . import dtypes
+from .aval import Dim, ShapedArray, broadcast_shapes, leaves_of, public_shape, substitute
 from .source import format_site, user_site
 from .state import note_break, note_shadow, state
 from .tensor import Tensor, Variable, convert_to_array, next_id
@@ -66,6 +68,16 @@ class paused:
             self._saved = None
 
 
+def init_scope() -> paused:
+    """Lift code out of a tf.function being traced (and off the tapes): it runs eagerly, as TF's.
+
+    >>> import tapegrad as tf
+    >>> with tf.init_scope():
+    ...     v = tf.Variable(1.0)
+    """
+    return paused()
+
+
 class Domain:
     """Where a gradient test draws an input from: an interval, optionally kept away from points."""
 
@@ -88,31 +100,15 @@ NONZERO = Domain(-2.0, 2.0, avoid=(0.0,))
 UNIT = Domain(-0.9, 0.9)
 
 
-class Abstract:
-    """Shape and dtype of a value backward does not keep: what a vjp may still ask of it."""
-
-    __slots__ = ("shape", "dtype", "_value")
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype = shape, dtype
-        # itself, so engine code reads ``x._value.shape`` alike for tensors and abstracts (a slot,
-        # not a property: backward reads it for every cotangent)
-        self._value = self
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __repr__(self):
-        return f"Abstract({self.dtype}{list(self.shape)})"
-
-
 class Eqn(tuple):
     """One recorded application of an op: the unit of the tape and of the traced IR.
 
-    ``(op, params, in_ids, inputs, out_ids, out, site)``: `inputs` holds the input tensors
-    when the op's vjp needs their values, else their Abstract (shape, dtype); `out` likewise.
-    Nothing else is kept alive.  A tuple, because recording one is on the eager hot path.
+    ``(op, params, in_ids, inputs, out_ids, out, site)``: on a tape `inputs` holds the input
+    tensors when the op's vjp needs their values, else their ShapedArray (shape, dtype); `out`
+    likewise (a tuple when there are several).  In a traced program both hold ShapedArrays.
+    `op` is a primitive, or what else a program runs (a staged call, a control-flow region):
+    anything with a ``name``.  Nothing else is kept alive.  A tuple, because recording one is
+    on the eager hot path.
     """
 
     __slots__ = ()
@@ -157,14 +153,16 @@ def _eqn(op, params, tensors, out) -> Eqn:
 _abstracts: dict = {}
 
 
-def abstract(value) -> Abstract:
-    """The (shared, immutable) Abstract of an array's shape and dtype."""
+def abstract(value) -> ShapedArray:
+    """The (shared, immutable) ShapedArray of an array's shape and dtype."""
+    if type(value) is ShapedArray:
+        return value
     key = (value.shape, value.dtype)
     a = _abstracts.get(key)
     if a is None:
         if len(_abstracts) > 4096:  # shapes seen in a long run are few; this only bounds odd cases
             _abstracts.clear()
-        a = _abstracts[key] = Abstract(value.shape, value.dtype)
+        a = _abstracts[key] = ShapedArray(value.shape, value.dtype)
     return a
 
 
@@ -233,6 +231,20 @@ class Op:
     def __repr__(self):
         return f"<op {self.name}>"
 
+    def abstract(self, avals, params):
+        """The result's ShapedArray (a tuple for several) from the inputs' ShapedArrays.
+
+        The declared ``shape`` rule; for an elementwise op the broadcast shape and the dtype its
+        forward gives on one-element inputs; otherwise the forward run on placeholder inputs
+        (``abstract_by_running``).  A dim left None is read from the result when it runs.
+        """
+        if self.shape_rule is not None:
+            return self.shape_rule(*avals, **params)
+        if self.elementwise:
+            return ShapedArray(broadcast_shapes(*[a.shape for a in avals]),
+                               _elementwise_dtype(self, avals, params))
+        return abstract_by_running(self, avals, params)
+
     def __call__(self, *args, **kwargs):
         n = self.n_in
         if kwargs or len(args) != n:
@@ -276,14 +288,15 @@ class Op:
                     raise TypeError(f"{self.name}() got multiple values for argument {k!r}")
                 params[k] = v
         for k, v in params.items():
-            if type(v) is list:
-                params[k] = tuple(v)
+            if type(v) is list or type(v) is tuple:
+                params[k] = tuple(_static(x) if isinstance(x, Tensor) else x for x in v)
             elif isinstance(v, Tensor):
                 params[k] = _static(v)
         return args[:n], params
 
     def _convert(self, args):
-        """Tensors keep their dtype; other values take the dtype of their dtype-group's tensor."""
+        """Tensors keep their dtype; other values take the dtype of their dtype-group's tensor (with
+        none, the first value's own: ``tf.maximum(0., [1, -1])`` is float32, as TF converts it)."""
         same = self.same_dtype if self.n_in >= 0 else range(len(args))
         anchor = None
         for i in same:
@@ -291,6 +304,16 @@ class Op:
             if isinstance(a, _TENSORS):
                 anchor = a._value.dtype
                 break
+        else:
+            for i in same:
+                a = args[i]
+                if a is not None and not isinstance(a, (Dim, list, tuple)) or isinstance(a, (list, tuple)) and \
+                        not any(isinstance(v, _TENSORS) for v in _flat_items(a)):
+                    try:
+                        anchor = convert_to_array(a).dtype
+                    except (TypeError, ValueError):
+                        pass
+                    break
         out = []
         for i, a in enumerate(args):
             if getattr(a, "_symbolic", False) and state.graph is None:
@@ -305,6 +328,11 @@ class Op:
                 out.append(a)
             elif hasattr(a, "__tapegrad_dense__"):
                 out.append(a.__tapegrad_dense__())
+            elif isinstance(a, (list, tuple)) and any(isinstance(v, _TENSORS) for v in _flat_items(a)):
+                from .tensor import pack  # a list holding tensors: stacked, as TF packs it
+                out.append(pack(a, dtypes.from_numpy(anchor) if anchor is not None and i in same else None))
+            elif isinstance(a, Dim):  # a symbolic size used as a number: read when the program runs
+                out.append(state.graph.dim_tensor(a, anchor if i in same else None))
             else:
                 try:
                     out.append(Tensor(convert_to_array(a, anchor if i in same else None)))
@@ -313,17 +341,87 @@ class Op:
         return out
 
 
+_dtype_cache: dict = {}
+
+
+def _elementwise_dtype(op, avals, params):
+    """The dtype an elementwise op's forward gives for these input dtypes (run on one element)."""
+    try:
+        key = (op, tuple(a.dtype for a in avals), tuple(params.items()) if params else ())
+        hash(key)
+    except TypeError:
+        key = None
+    dtype = _dtype_cache.get(key) if key is not None else None
+    if dtype is None:
+        with np.errstate(all="ignore"):
+            dtype = np.asarray(op.impl(*[np.ones((1,), a.dtype) for a in avals], **params)).dtype
+        if key is not None:
+            _dtype_cache[key] = dtype
+    return dtype
+
+
+_SENTINELS = ((5, 7, 11, 13, 17, 19, 23, 29), (31, 37, 41, 43, 47, 53, 59, 61))
+
+
+def abstract_by_running(op, avals, params):
+    """An op's result type without a shape rule: its forward run on zero-memory placeholders.
+
+    Each symbolic size takes a stand-in value, twice with different values: a result dim that
+    changes with them depends on a symbolic one and is left None (read when the program
+    runs); one that does not is static.
+    """
+    leaves = sorted(leaves_of(tuple(a.shape for a in avals)) | leaves_of(params), key=repr)
+    if len(leaves) > len(_SENTINELS[0]):
+        raise TypeError(f"{op.name}: too many symbolic dims to infer its result's shape; declare a shape rule")
+    results = []
+    for sizes in _SENTINELS[:2 if leaves else 1]:
+        env = dict(zip(leaves, sizes))
+        arrays = [np.broadcast_to(np.zeros((), a.dtype), _substituted(a.shape, env)) for a in avals]
+        with np.errstate(all="ignore"):
+            results.append(op.impl(*arrays, **_substituted(params, env)))
+    if isinstance(results[0], tuple):
+        return tuple(_type_of(*[r[k] for r in results]) for k in range(len(results[0])))
+    return _type_of(*results)
+
+
+def _type_of(*arrays) -> ShapedArray:
+    first = np.asarray(arrays[0])
+    shape = tuple(d if all(np.shape(a)[k] == d for a in arrays[1:]) else None for k, d in enumerate(first.shape))
+    return ShapedArray(shape, first.dtype)
+
+
+def _substituted(x, env):
+    """x with each Dim replaced by its value given its leaves' values (env)."""
+    return substitute(x, env.__getitem__)
+
+
+def _flat_items(value):
+    for v in value:
+        if isinstance(v, (list, tuple)):
+            yield from _flat_items(v)
+        else:
+            yield v
+
+
 def _static(t: Tensor):
-    """A tensor passed where a static param goes (axis, shape) becomes a Python value."""
+    """A tensor passed where a static param goes (axis, shape) becomes a Python value; a traced
+    integer tensor becomes sizes known when the program runs (Dims)."""
+    if type(t._value) is ShapedArray:
+        return state.graph.static_value(t)
+    if type(t) is Variable and state.graph is not None:  # read when the program runs, not now
+        return state.graph.static_value(apply(REGISTRY["read_variable"], (t,), {}))
     v = np.asarray(t._value)
     return v.item() if v.ndim == 0 else tuple(v.tolist())
+
+
+static_value = _static
 
 
 def _describe(args) -> str:
     parts = []
     for a in args:
         if isinstance(a, _TENSORS):
-            parts.append(f"{a._value.dtype.name}{list(a._value.shape)}")
+            parts.append(f"{a._value.dtype.name}{list(public_shape(a._value.shape))}")
         else:
             parts.append(type(a).__name__)
     return ", ".join(parts)
@@ -337,7 +435,12 @@ _OP_ERRORS = (ValueError, IndexError, TypeError, np.exceptions.AxisError)
 
 
 def apply(op: Op, tensors, params) -> Tensor:
-    """Run `op` on tensors, recording it on every active tape that watches an input."""
+    """Run `op` on tensors, recording it on every active tape that watches an input; while a
+    tf.function traces, add it to the traced program instead (its result is symbolic)."""
+    if state.active:
+        graph = state.graph
+        if graph is not None:
+            return graph.apply(op, tensors, params)
     try:
         value = op.impl(*[t._value for t in tensors], **params)
     except _OP_ERRORS as e:
@@ -355,11 +458,8 @@ def _error(op, tensors, params, e):
 
 
 def _after(op, tensors, out, params) -> None:
-    """Record on the traced graph and tapes, push tangents, check numerics: only while one is active."""
+    """Record on the tapes, push tangents, check numerics: only while one is active."""
     now = state.__dict__  # this thread's state as a plain dict: one thread-local lookup, not six
-    graph = now["graph"]
-    if graph is not None:
-        graph.record(op, tensors, out, params)
     if now["numerics"] is not None:
         now["numerics"](op, tensors, out)
     if now["shadows"]:
@@ -386,23 +486,51 @@ def _record(op, tensors, out, params, tapes) -> None:
         return
     eqn = None
     for tape in tapes:
-        ids = tape._ids
-        watched = False
-        for t in tensors:
-            if t._id in ids:
-                watched = True
-            elif t._trainable and tape._watch_accessed:
-                tape._watch_variable(t)  # a trainable variable read inside the tape: watched
-                watched = True
-        if watched:
+        if _watches(tape, tensors):
             if eqn is None:
                 eqn = _eqn(op, params, tensors, out)
             tape._eqns.append(eqn)
-            ids.add(out._id)
+            tape._ids.add(out._id)
+
+
+def _watches(tape, tensors) -> bool:
+    """Does `tape` watch one of `tensors`?  A trainable variable read inside it becomes watched."""
+    ids = tape._ids
+    watched = False
+    for t in tensors:
+        if t._id in ids:
+            watched = True
+        elif t._trainable and tape._watch_accessed:
+            tape._watch_variable(t)
+            watched = True
+    return watched
+
+
+def _record_outputs(op, tensors, outs, params) -> None:
+    """Record an op with several outputs (a traced control-flow op) on the tapes that watch an input."""
+    if op.vjps is None or not any(o._value.dtype.kind in "fc" for o in outs):
+        return
+    eqn = None
+    for tape in state.tapes:
+        if _watches(tape, tensors):
+            if eqn is None:
+                for o in outs:
+                    if o._id == 0:
+                        o._id = next_id()
+                inputs = tuple(t if op.saves_inputs else abstract(t._value) for t in tensors)
+                out = tuple(o if op.saves_out else abstract(o._value) for o in outs)
+                eqn = Eqn.make(op, params, tuple(t._id for t in tensors), inputs, tuple(o._id for o in outs),
+                               out, user_site(4))
+            tape._eqns.append(eqn)
+            tape._ids.update(o._id for o in outs if o._value.dtype.kind in "fc")
+    if state.accumulators:
+        raise NotImplementedError(f"forward-mode differentiation (ForwardAccumulator) through {op.name} inside "
+                                  f"a tf.function is not supported; use a GradientTape")
 
 
 def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, method=None,
-          nondiff=None, batch_vjp=False, name=None, cases=None, stateful=False):
+          nondiff=None, batch_vjp=False, name=None, cases=None, stateful=False, shape=None,
+          elementwise=False, inplace=None, result=None, layout=None):
     """Declare a primitive; see the module docstring.
 
     vjp/jvp: one rule per tensor input (None where an input gets no gradient).
@@ -412,10 +540,22 @@ def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, meth
     method: Tensor method name(s) to attach.  nondiff: why the op has no gradient.
     batch_vjp: the vjp rules accept cotangents with extra leading (jacobian) axes.
     stateful: the op draws from or changes state (random ops): a compiler must neither
-        fold nor merge two applications of it.
+        fold nor merge two applications of it, nor drop one.
     cases: test cases for the generated gradient checks, each
         ``dict(shapes=(shape per input...), params={...})``; None means the default
         elementwise cases (same shapes, and broadcasting ones).
+
+    What a compiler needs to know (tapegrad.compiler reads nothing else about ops):
+    shape: ``shape(*inputs, **params) -> ShapedArray`` (a tuple of them for several outputs),
+        the result's type from the inputs' ShapedArrays, whose dims may be Dims; a dim the
+        rule cannot tell is None (the program reads it when it runs).  Default: see
+        ``Op.abstract``.
+    elementwise: the result has the inputs' broadcast shape (its dtype is the forward's).
+    inplace: a function computing the op into ``out=`` (an elementwise op whose input dies
+        there writes into it); implies result="fresh", layout="like_inputs".
+    result: "fresh" (a new array nothing else holds) or "view" (a view of an input, or new).
+    layout: "c" (always C-contiguous), "like_inputs" (C when its inputs are), or a function
+        of the result's rank giving one of those.
     """
     def register(impl):
         arg_names, param_defaults, variadic = _parameters(impl)
@@ -436,6 +576,11 @@ def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, meth
             op._binary = _binary_operator(op, reflected=False)
         op.cases = cases
         op.stateful = stateful
+        op.shape_rule = shape
+        op.elementwise = bool(elementwise or inplace is not None)
+        op.inplace = inplace
+        op.result = result or ("fresh" if inplace is not None else None)
+        op.layout = layout or ("like_inputs" if inplace is not None else None)
         if op_name in REGISTRY:
             raise ValueError(f"op {op_name} declared twice")
         REGISTRY[op_name] = op
@@ -494,14 +639,14 @@ def _binary_operator(op: Op, reflected: bool):
         x, y = (other, self) if reflected else (self, other)
         # the hot path of eager arithmetic: no conversion, no list building, one Python frame
         if type(x) is Tensor and type(y) is Tensor and x._value.dtype is y._value.dtype:
+            if state.active:  # taped, or traced: apply records it
+                return apply(op, (x, y), params)
             try:
                 value = impl(x._value, y._value, **params)
             except _OP_ERRORS as e:
                 raise _error(op, (x, y), params, e) from None
             out = _new_tensor(Tensor)
             out._value, out._id = value, 0
-            if state.active:
-                _after(op, (x, y), out, params)
             return out
         return apply(op, op._convert((x, y)), params)
     operator.__name__ = f"__{'r' if reflected else ''}{op.name}__"

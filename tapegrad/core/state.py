@@ -28,6 +28,7 @@ class _State(threading.local):
         self.graph = None      # the function graph being traced, if any
         self.numerics = None   # tf.debugging.enable_check_numerics: called on every op's output
         self.shadows: list = []  # tapes inside stop_recording(): they note, never record
+        self.creation_listeners: list = []  # called with each new Variable (tf.function's tracing rules)
         self.active = False    # any of the above: the one check on the eager hot path
 
     def refresh(self) -> None:

@@ -14,8 +14,10 @@ import sys
 
 import numpy as np
 
+from .aval import ShapedArray, is_static
 from .op import _new_tensor, state
 from .state import MAX_NOTES
+from .shape import TensorShape
 from .sparse import IndexedSlices
 from .tensor import Tensor, Variable, convert_to_tensor, next_id
 from .source import format_site, user_site
@@ -35,12 +37,9 @@ class UnconnectedGradients(enum.Enum):
 
 
 def variable_created(var) -> None:
-    """Hook for code that must see variable creation (function's first-trace rule)."""
-    for listener in _creation_listeners:
+    """Tell this thread's listeners (tf.function's first-trace rule) of a new variable."""
+    for listener in state.creation_listeners:
         listener(var)
-
-
-_creation_listeners: list = []
 
 
 def flatten(structure):
@@ -49,9 +48,10 @@ def flatten(structure):
         return [structure]
     if isinstance(structure, dict):
         return [x for k in sorted(structure) for x in flatten(structure[k])]
-    if isinstance(structure, (list, tuple)) and not hasattr(structure, "_fields"):
+    if isinstance(structure, (list, tuple)) and not hasattr(structure, "_fields") and \
+            not isinstance(structure, TensorShape):  # a shape is a leaf (a loop's shape invariant)
         return [x for s in structure for x in flatten(s)]
-    if isinstance(structure, tuple):  # namedtuple
+    if isinstance(structure, tuple) and not isinstance(structure, TensorShape):  # namedtuple
         return [x for s in structure for x in flatten(s)]
     return [structure]
 
@@ -447,6 +447,9 @@ def _unconnected(value) -> bool:
 
 
 def _ones(value) -> Tensor:
+    if type(value) is ShapedArray:  # a traced target: ones of its (symbolic) shape, made when the program runs
+        from ..ops.array import broadcast_to
+        return broadcast_to(Tensor(np.ones((), value.dtype)), value.shape)
     seed = np.empty(value.shape, value.dtype)
     seed.fill(1)
     out = _new_tensor(Tensor)  # as apply makes tensors: no __init__ call on the gradient's hot path
@@ -565,7 +568,15 @@ def _fit(ct, op, inputs, k: int, batch_dims: int, site=None):
     meta = inputs[k]._value
     shape, dtype = meta.shape, meta.dtype
     have = ct._value.shape
-    if have[batch_dims:] != shape:
+    if have[batch_dims:] != shape and not (is_static(have) and is_static(shape)):
+        # symbolic sizes: whether an axis was broadcast is known only when the program runs
+        if len(have) - batch_dims < len(shape):
+            raise InvalidArgumentError(
+                f"gradient of {op.name} for input #{k} has rank {len(have) - batch_dims}, which does not "
+                f"reduce to the input's rank {len(shape)} (op recorded at {format_site(site)})")
+        from ..ops.symbolic import sum_to_shape
+        ct = sum_to_shape(ct, shape=have[:batch_dims] + tuple(shape))
+    elif have[batch_dims:] != shape:
         from ..ops.array import reshape
         from ..ops.reduce import reduce_sum
         lead = len(have) - batch_dims - len(shape)

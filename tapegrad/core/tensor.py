@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 from . import dtypes
+from .aval import ShapedArray
 from .shape import TensorShape
 from .source import user_site
 from .state import next_id, note_exit, state  # noqa: F401 (next_id: importers take it from here)
@@ -179,7 +180,11 @@ class Variable(Tensor):
         if initial_value is None:
             raise ValueError("The initial value must be specified.")
         if callable(initial_value):
-            initial_value = initial_value()
+            from .op import paused
+            with paused():  # TF's init_scope: an initializer runs eagerly, also inside a tf.function
+                initial_value = initial_value()
+        if isinstance(initial_value, Tensor) and type(initial_value._value) is ShapedArray:
+            initial_value = _lifted(initial_value)
         value = convert_to_array(initial_value, dtype)
         super().__init__(np.array(value, copy=True), next_id())
         self._trainable = bool(trainable)
@@ -213,9 +218,36 @@ class Variable(Tensor):
         return identity(self)
 
     def numpy(self):
+        if state.graph is not None:  # inside a tf.function a variable holds no value yet, as in TF
+            raise NotImplementedError(f"numpy() is only available when eager execution is enabled: "
+                                      f"{self._name!r} is read inside a tf.function being traced; use its "
+                                      f"value as a tensor (ops on it run on every call).")
         if state.tapes:
             note_exit(self, ".numpy()")
         return self._value.copy() if self._value.ndim else self._value[()]
+
+    def _traced_read(self):
+        """Inside a tf.function: the variable as the program reads it (its Python views then raise)."""
+        from .op import apply
+        from ..ops.symbolic import read_variable
+        return apply(read_variable, (self,), {})
+
+    def __array__(self, dtype=None, copy=None):
+        if state.graph is not None:
+            return self._traced_read().__array__(dtype, copy)
+        return Tensor.__array__(self, dtype, copy)
+
+    def __bool__(self):
+        return bool(self._traced_read()) if state.graph is not None else Tensor.__bool__(self)
+
+    def __index__(self):
+        return self._traced_read().__index__() if state.graph is not None else Tensor.__index__(self)
+
+    def __int__(self):
+        return int(self._traced_read()) if state.graph is not None else Tensor.__int__(self)
+
+    def __float__(self):
+        return float(self._traced_read()) if state.graph is not None else Tensor.__float__(self)
 
     def _checked(self, value, what: str) -> np.ndarray:
         new = convert_to_array(value, self.dtype)
@@ -256,6 +288,14 @@ class Variable(Tensor):
 
     def __str__(self) -> str:
         return self.__repr__()
+
+
+def _lifted(t):
+    """A traced initial value computed now (made inside a tf.function from constants only)."""
+    if state.graph is None:
+        raise TypeError(f"{t!r} is a symbolic tensor of a tf.function's trace and cannot initialize a "
+                        f"variable here")
+    return state.graph.lift(t)
 
 
 # -- conversion -------------------------------------------------------------------------
@@ -330,6 +370,10 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
     >>> tf.constant(1.5).dtype, tf.constant([1, 2]).dtype, tf.constant(0, shape=[2, 2]).shape
     (tf.float32, tf.int32, TensorShape([2, 2]))
     """
+    if _holds_symbolic(value):  # TF's make_tensor_proto refuses a graph tensor the same way
+        raise TypeError("Expected any non-tensor type, but got a tensor instead: tf.constant takes Python "
+                        "values and arrays, and inside a tf.function this tensor is symbolic (use "
+                        "tf.identity, tf.cast or tf.convert_to_tensor on tensors).")
     arr = convert_to_array(value, dtype)
     if shape is not None:
         shape = tuple(shape)
@@ -342,6 +386,13 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
                             f"{value!r} (converted from {arr.shape}) has {arr.size} elements, but "
                             f"got `shape` {shape} with {int(np.prod(shape))} elements).")
     return Tensor(arr)
+
+
+def _holds_symbolic(value) -> bool:
+    """Is value (or a nested list of values) a tensor of a tf.function being traced?"""
+    if isinstance(value, Tensor):
+        return type(value._value) is ShapedArray
+    return isinstance(value, (list, tuple)) and any(_holds_symbolic(v) for v in value)
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
@@ -361,12 +412,26 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
             raise ValueError(f"Tensor conversion requested dtype {dtypes.as_dtype(dtype).name} "
                              f"for variable {value.name!r} with dtype {value.dtype.name}")
         return value.read_value()
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in _flat(value)):
+        return pack(value, dtype)
     if dtype is None and dtype_hint is not None and not isinstance(value, np.ndarray):
         try:
             return Tensor(convert_to_array(value, dtype_hint))
         except (TypeError, ValueError):
             pass
     return Tensor(convert_to_array(value, dtype))
+
+
+def pack(value, dtype=None) -> Tensor:
+    """A (nested) list holding tensors as one tensor, stacked with ops - as TF packs it, so that
+    gradients flow to the tensors in it and a traced value stays traced."""
+    from ..ops.array import stack
+    parts = [pack(v, dtype) if isinstance(v, (list, tuple)) else convert_to_tensor(v, dtype) for v in value]
+    if dtype is None:  # Python numbers take the tensors' dtype, as TF's packing does
+        anchor = next((p.dtype for p, v in zip(parts, value) if isinstance(v, Tensor)), None)
+        parts = [p if isinstance(v, (Tensor, list, tuple)) or anchor is None else convert_to_tensor(v, anchor)
+                 for p, v in zip(parts, value)]
+    return stack(parts)
 
 
 def is_tensor(x) -> bool:

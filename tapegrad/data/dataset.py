@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from ..core.op import state as _op_state
+from ..core.op import staged, state as _op_state
 from ..core import dtypes
 from ..core.shape import TensorShape
 from ..core.tensor import Tensor, Variable, convert_to_array
@@ -512,7 +512,7 @@ class Dataset:
         (0, 1)
         """
         if _op_state.graph is not None:
-            from ..function.graph import RunEagerly
+            from ..compiler.graph import RunEagerly
             raise RunEagerly("it iterates over a tf.data.Dataset")
         return Iterator(self)
 
@@ -637,6 +637,8 @@ class Iterator:
         return self
 
     def __next__(self):
+        if _op_state.graph is not None:  # inside a tf.function: the next element when the function runs
+            return _staged_next(self)
         with untaped():
             element = next(self._source, _END)
         if element is _END:
@@ -665,6 +667,25 @@ class Iterator:
         TensorSpec(shape=(None,), dtype=tf.int64, name=None)
         """
         return self._dataset.element_spec
+
+
+def _next_element(iterator):
+    """The next element, read when a traced function runs (TF's IteratorGetNext)."""
+    element = next(iterator, _END)
+    if element is _END:
+        raise OutOfRangeError("End of sequence")
+    return element
+
+
+def _element_placeholders(iterator):
+    """What tracing continues with: tensors of the element's types (None dims: sizes read when it runs)."""
+    from ..core.aval import ShapedArray
+    return _nest.map_structure(lambda s: Tensor(ShapedArray(tuple(s.shape) if s.shape.rank is not None else (),
+                                                            np.dtype(s.dtype.as_numpy_dtype))),
+                               iterator.element_spec)
+
+
+_staged_next = staged(trace_result=_element_placeholders)(_next_element)
 
 
 # -- element conversion -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 ``summary`` prints one row per recorded op (its inputs and outputs with shapes and dtypes,
 the arrays backward keeps alive, the user's line) with totals; ``to_dot`` gives Graphviz DOT
 text (always: no dependency), and ``render`` draws it to a file through the ``graphviz``
-package.  Tapes and traced graphs are first read into one ``Program`` (values and steps),
+package.  Tapes and traced graphs are first read into one ``Program`` (values and the equations),
 so the table and the drawing are written once for both.  ``GradientTape.summary/to_dot/
 render`` and ``Graph.summary/to_dot/render`` delegate here.
 
@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import Abstract
+from ..core.aval import public_shape
 from ..core.source import site_line
 from ..core.tape import flatten
 from ..core.tensor import Tensor
@@ -45,7 +45,7 @@ class Summary(str):
 
 
 class Value:
-    """A value of the program: its display name, shape and dtype, and its role."""
+    """A value of the program: its display name, shape and dtype (None dims where symbolic), role."""
 
     __slots__ = ("name", "shape", "dtype", "role")
 
@@ -54,35 +54,41 @@ class Value:
 
     @property
     def type(self) -> str:
-        return f"{short_dtype(self.dtype)}{list(self.shape)}"
+        return f"{short_dtype(self.dtype)}[{', '.join('None' if d is None else str(d) for d in self.shape)}]"
 
     @property
-    def nbytes(self) -> int:
+    def nbytes(self):
+        """Bytes of the value, or None when a dim is known only when the program runs."""
+        if any(d is None for d in self.shape):
+            return None
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
-class Step:
-    """One recorded op (or staged call, or guard): value ids in and out, and what it keeps."""
-
-    __slots__ = ("name", "in_ids", "out_ids", "kept", "site")
-
-    def __init__(self, name, in_ids, out_ids, kept, site):
-        self.name, self.in_ids, self.out_ids, self.kept, self.site = name, in_ids, out_ids, kept, site
-
-
 class Program:
-    """Values (by id) and steps, read from a tape or a traced graph."""
+    """A tape's or a traced program's equations, the values they read and make, and which of
+    those they read (`reads[n]`: the ids equation n reads, a tape's unnamed constants given
+    ids of their own)."""
 
     def __init__(self, title: str, kind: str):
         self.title, self.kind = title, kind   # kind: "tape" or "graph"
         self.values: dict[int, Value] = {}
-        self.steps: list[Step] = []
+        self.eqns: list = []
+        self.reads: list = []
         self.sources: set = set()    # ids drawn as sources: watched values, graph arguments
         self.targets: set = set()
 
     def add(self, vid: int, value: Value) -> int:
         self.values.setdefault(vid, value)
         return vid
+
+    def kept(self, n: int) -> list:
+        """(id, array) of what equation n's gradient keeps alive (a tape's: a traced program keeps none)."""
+        if self.kind != "tape":
+            return []
+        e = self.eqns[n]
+        outs = e.out if isinstance(e.out, tuple) else (e.out,)
+        return [(vid, t._value) for vid, t in zip(self.reads[n], e.inputs) if isinstance(t._value, np.ndarray)] + \
+            [(oid, o._value) for oid, o in zip(e.out_ids, outs) if isinstance(o._value, np.ndarray)]
 
 
 def short_dtype(dtype) -> str:
@@ -98,12 +104,14 @@ def short_dtype(dtype) -> str:
             "complex128": "c128"}.get(name, name)
 
 
-def format_bytes(n: int) -> str:
-    """A byte count in B, KiB, MiB or GiB.
+def format_bytes(n) -> str:
+    """A byte count in B, KiB, MiB or GiB ("?" when unknown: a size known only when the program runs).
 
-    >>> format_bytes(48), format_bytes(1536), format_bytes(3 * 2**20)
-    ('48 B', '1.5 KiB', '3.0 MiB')
+    >>> format_bytes(48), format_bytes(1536), format_bytes(3 * 2**20), format_bytes(None)
+    ('48 B', '1.5 KiB', '3.0 MiB', '?')
     """
+    if n is None:
+        return "?"
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
@@ -155,10 +163,8 @@ def from_tape(tape) -> Program:
         for j, (oid, o) in enumerate(zip(e.out_ids, outs)):
             name = f"t{index}" if len(e.out_ids) == 1 else f"t{index}_{j}"
             prog.add(oid, Value(name, o._value.shape, o._value.dtype, "intermediate"))
-        # what the op's vjp keeps: real tensors (an Abstract is only a shape and a dtype)
-        kept = [(vid, t._value) for vid, t in zip(ids, e.inputs) if not isinstance(t, Abstract)]
-        kept += [(oid, o._value) for oid, o in zip(e.out_ids, outs) if not isinstance(o, Abstract)]
-        prog.steps.append(Step(e.op.name, ids, tuple(e.out_ids), kept, e.site))
+        prog.eqns.append(e)
+        prog.reads.append(ids)
     prog.sources = {vid for vid, v in prog.values.items() if v.role in ("watched", "variable")}
     return prog
 
@@ -173,18 +179,15 @@ def _buffer(array):
 # -- reading a traced graph -------------------------------------------------------------------
 
 def from_graph(graph) -> Program:
-    """A traced graph's nodes as a Program (the arguments are its sources, the results its targets)."""
+    """A traced program's equations as a Program (its arguments are the sources, its results the targets)."""
     prog = Program(f"tf.function {graph.name}", "graph")
     roles = {i: "argument" for i in graph.inputs}
     roles.update((i, "variable") for i in graph.variables)
     roles.update((i, "constant") for i in graph.constants)
-    for vid, (shape, dtype) in graph.specs.items():
-        prog.add(vid, Value(graph.names[vid], shape, dtype, roles.get(vid, "intermediate")))
-    for node in graph.nodes:
-        name = node.name
-        if node.guard is not None:
-            name = f"guard[{node.guard.kind.__name__}=={node.guard.expected!r}]"
-        prog.steps.append(Step(name, tuple(node.in_ids), tuple(node.out_ids), [], node.site))
+    for vid, aval in graph.avals.items():
+        prog.add(vid, Value(graph.names[vid], public_shape(aval.shape), aval.dtype, roles.get(vid, "intermediate")))
+    prog.eqns = list(graph.eqns)
+    prog.reads = [tuple(e.in_ids) for e in graph.eqns]
     prog.sources, prog.targets = set(graph.inputs), set(graph.outputs)
     return prog
 
@@ -244,45 +247,55 @@ def summary(obj) -> Summary:
     if prog.kind == "tape":
         counted: dict = {}  # id(buffer) -> buffer (held, so that no id is reused while counting)
         rows = [["#", "op", "inputs", "outputs", "kept for backward", "line"]]
-        for n, s in enumerate(prog.steps):
+        for n, e in enumerate(prog.eqns):
             added = 0
-            for _, array in s.kept:
+            kept = prog.kept(n)
+            for _, array in kept:
                 buffer = _buffer(array)
                 if id(buffer) not in counted:
                     counted[id(buffer)] = buffer
                     added += buffer.nbytes
-            names = ", ".join(dict.fromkeys(v[i].name for i, _ in s.kept))
-            rows.append([str(n), s.name, typed(s.in_ids), typed(s.out_ids),
-                         f"{names} (+{format_bytes(added)})" if s.kept else "-", short_site(s.site)])
+            names = ", ".join(dict.fromkeys(v[i].name for i, _ in kept))
+            rows.append([str(n), e.op.name, typed(prog.reads[n]), typed(e.out_ids),
+                         f"{names} (+{format_bytes(added)})" if kept else "-", short_site(e.site)])
         watched = sum(1 for x in v.values() if x.role in ("watched", "variable"))
-        head = f"{prog.title}: {_plural(len(prog.steps), 'op')}, {watched} watched"
+        head = f"{prog.title}: {_plural(len(prog.eqns), 'op')}, {watched} watched"
         total = sum(b.nbytes for b in counted.values())
         foot = f"kept for backward: {_plural(len(counted), 'array')}, {format_bytes(total)}"
     else:
         rows = [["#", "node", "inputs", "outputs", "output bytes", "line"]]
-        rows += [[str(n), s.name, typed(s.in_ids), typed(s.out_ids),
-                  format_bytes(sum(v[o].nbytes for o in s.out_ids)), short_site(s.site)]
-                 for n, s in enumerate(prog.steps)]
-        head = f"{prog.title}: {_plural(len(prog.steps), 'node')}"
+        rows += [[str(n), e.op.name, typed(prog.reads[n]), typed(e.out_ids),
+                  format_bytes(_total(v[o].nbytes for o in e.out_ids)), short_site(e.site)]
+                 for n, e in enumerate(prog.eqns)]
+        head = f"{prog.title}: {_plural(len(prog.eqns), 'node')}"
         for role in ("argument", "variable", "constant"):
             ids = [i for i in v if v[i].role == role]
             if ids or role == "argument":
-                head += f", {_plural(len(ids), role)} ({format_bytes(sum(v[i].nbytes for i in ids))})"
+                head += f", {_plural(len(ids), role)} ({format_bytes(_total(v[i].nbytes for i in ids))})"
         foot = f"most intermediate memory alive at once: {format_bytes(_peak(prog))}"
-    return Summary("\n".join([head] + (columns(rows, indent="  ") if prog.steps else []) + [foot]))
+    return Summary("\n".join([head] + (columns(rows, indent="  ") if prog.eqns else []) + [foot]))
+
+
+def _total(sizes):
+    """The sum of byte counts, or None when one is unknown (a symbolic dim)."""
+    sizes = list(sizes)
+    return None if any(b is None for b in sizes) else sum(sizes)
 
 
 def _peak(prog: Program) -> int:
-    """The most bytes of intermediates alive at once, each freed after its last use (as compiled)."""
+    """The most bytes of intermediates alive at once, each freed after its last use (as compiled);
+    None when a size is known only when the program runs."""
     last = {}
-    for n, s in enumerate(prog.steps):
-        for i in s.in_ids:
+    for n, ids in enumerate(prog.reads):
+        for i in ids:
             last[i] = n
     alive, peak = {}, 0
-    for n, s in enumerate(prog.steps):
-        alive.update((o, prog.values[o].nbytes) for o in s.out_ids)
+    for n, e in enumerate(prog.eqns):
+        alive.update((o, prog.values[o].nbytes) for o in e.out_ids)
+        if any(b is None for b in alive.values()):
+            return None
         peak = max(peak, sum(alive.values()))
-        for i in s.in_ids:
+        for i in prog.reads[n]:
             if last[i] == n and i in alive and i not in prog.targets:
                 del alive[i]
     return peak
@@ -312,17 +325,16 @@ def _ids_of(prog: Program, items) -> set:
 
 
 def _on_path(prog: Program, sources: set, targets: set) -> set:
-    """Indices of the steps backward walks: reached from a source, and reaching a target."""
+    """Indices of the equations backward walks: reached from a source, and reaching a target."""
     reach, forward = set(sources), set()
-    for n, s in enumerate(prog.steps):
-        if not reach.isdisjoint(s.in_ids):
-            reach.update(s.out_ids)
+    for n, e in enumerate(prog.eqns):
+        if not reach.isdisjoint(prog.reads[n]):
+            reach.update(e.out_ids)
             forward.add(n)
     need, path = set(targets), set()
     for n in sorted(forward, reverse=True):
-        s = prog.steps[n]
-        if not need.isdisjoint(s.out_ids):
-            need.update(s.in_ids)
+        if not need.isdisjoint(prog.eqns[n].out_ids):
+            need.update(prog.reads[n])
             path.add(n)
     return path
 
@@ -354,8 +366,8 @@ def to_dot(obj, sources=None, targets=None) -> str:
     prog = program(obj)
     src = prog.sources if sources is None else _ids_of(prog, sources)
     tgt = prog.targets if targets is None else _ids_of(prog, targets)
-    path = _on_path(prog, src, tgt) if targets is not None else set(range(len(prog.steps)))
-    kept = {i for s in prog.steps for i, _ in s.kept}
+    path = _on_path(prog, src, tgt) if targets is not None else set(range(len(prog.eqns)))
+    kept = {i for n in range(len(prog.eqns)) for i, _ in prog.kept(n)}
     names: dict = {}
     lines = [f"digraph {prog.kind} {{",
              "  // values: ellipses (name, dtype[shape]); ops: boxes (index, op, line); "
@@ -374,15 +386,15 @@ def to_dot(obj, sources=None, targets=None) -> str:
                          f"style=filled, fillcolor=\"{_FILL[role]}\"{extra}];")
         return names[i]
 
-    for n, s in enumerate(prog.steps):
-        ins = [value(i) for i in s.in_ids]
+    for n, e in enumerate(prog.eqns):
+        ins = [value(i) for i in prog.reads[n]]
         grey = "" if n in path else ", color=grey60, fontcolor=grey60"
-        lines.append(f"  op{n} [label={_quote(f'#{n} {s.name}' + chr(10) + short_site(s.site))}, shape=box, "
+        lines.append(f"  op{n} [label={_quote(f'#{n} {e.op.name}' + chr(10) + short_site(e.site))}, shape=box, "
                      f"style=\"rounded,filled\", fillcolor=\"#f4f4f4\"{grey}];")
         for k, name in enumerate(ins):
             label = f" [label=\"{k}\"]" if len(ins) > 1 else ""
             lines.append(f"  {name} -> op{n}{label};")
-        for o in s.out_ids:
+        for o in e.out_ids:
             lines.append(f"  op{n} -> {value(o)};")
     lines.append("}")
     return "\n".join(lines) + "\n"

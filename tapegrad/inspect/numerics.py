@@ -125,48 +125,46 @@ class _Checker:
 
     def __call__(self, op, tensors, out) -> None:
         value = out._value
-        if state.graph is not None:  # tracing: the graph remembers whose gradient this node computes
+        if state.graph is not None:  # tracing: the graph remembers whose gradient this equation computes
             context = _gradient_context()
             if context is not None:
                 state.graph.__dict__.setdefault("_gradient_contexts", {})[out._id] = context
+            return  # no value yet: the compiled program checks it (see `compiled`)
         if not _finite(value):
             raise InvalidArgumentError(report(op.name, value, [t._value for t in tensors],
                                               format_site(user_site()), gradient_of=_gradient_context()))
 
     def compiled(self, graph):
-        """The checking variant of a traced graph's program (made once, then kept on the graph).
-
-        Kept as an attribute of the graph, not in a table keyed by it: the program refers to
-        the graph, so a table entry would keep its own key alive for ever.
-        """
-        program = getattr(graph, "_checking_program", None)
-        if program is None:
-            from ..function.codegen import compile_graph
-            program = graph._checking_program = compile_graph(graph, checker=_CompiledCheck(graph))[0]
+        """The checking variant of a traced program (made once per trace, then kept with it)."""
+        from ..compiler.codegen import compile_graph
+        check = _CompiledCheck(graph)
+        program, _, check.checked = compile_graph(graph, checker=check)
         return program
 
 
 class _CompiledCheck:
-    """Called by a checking program after each op statement: ``check(node index, output, *inputs)``.
+    """Called by a checking program after each op statement: ``check(index, output, *inputs)``,
+    the index into `checked`, the (program, equation) pairs in the order the source checks them.
 
-    Holds its graph weakly: the graph holds the program that holds this, and a cycle would
-    leave a deleted tf.function's graphs to the cycle collector.
+    Holds the programs weakly: the trace holds the compiled function that holds this.
     """
 
-    __slots__ = ("graph",)
+    __slots__ = ("graph", "checked")
 
     def __init__(self, graph):
         self.graph = weakref.ref(graph)
+        self.checked = []
 
     def __call__(self, n: int, out, *inputs) -> None:
         if _finite(np.asarray(out)):
             return
-        graph = self.graph()
-        node = graph.nodes[n]
-        gradient_of = getattr(graph, "_gradient_contexts", {}).get(node.out_ids[0])
+        graph, eqn = self.checked[n]
+        root = self.graph()
+        gradient_of = getattr(root, "_gradient_contexts", {}).get(eqn.out_ids[0]) or \
+            getattr(graph, "_gradient_contexts", {}).get(eqn.out_ids[0])
         raise InvalidArgumentError(report(
-            node.op.name, out, inputs, f"{format_site(node.site)}, in tf.function {graph.name}",
-            names=[graph.names[i] for i in node.in_ids], gradient_of=gradient_of))
+            eqn.op.name, out, inputs, f"{format_site(eqn.site)}, in tf.function {root.name}",
+            names=[graph.names[i] for i in eqn.in_ids], gradient_of=gradient_of))
 
 
 _checker = _Checker()

@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from ..core.aval import compatible
 from .. import ops  # noqa: F401  (registers every op and the Tensor operators)
 from ..core import dtypes
 from ..core.source import user_frame, user_site
@@ -221,7 +222,7 @@ def _check_logits_or_probabilities(fn_name: str, v: np.ndarray, from_logits: boo
     owner = _state.owner
     if owner is not None and getattr(owner, "_misuse_warned", False):
         return
-    if v.size == 0 or v.dtype.kind != "f":
+    if not isinstance(v, np.ndarray) or v.size == 0 or v.dtype.kind != "f":  # traced: no values to look at
         return
     categorical = class_axis is not None and v.ndim > 0 and v.shape[class_axis] > 1
     if from_logits:
@@ -481,13 +482,14 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     if labels.ndim != y_pred.ndim - 1:
         raise ValueError("Argument `output` must have rank (ndim) `target.ndim - 1`. Received: "
                          f"target.shape={labels.shape}, output.shape={_shape(y_pred)}")
-    if tuple(labels.shape) != _shape(y_pred)[:-1]:
+    if not compatible(_shape(labels), _shape(y_pred)[:-1]):
         raise ValueError("Arguments `target` and `output` must have the same shape up until the last "
                          f"dimension: target.shape={labels.shape}, output.shape={_shape(y_pred)}")
     valid = None if ignore_class is None else labels != ignore_class
     # ignored entries may hold anything: only the others must look like what from_logits says
     _check_logits_or_probabilities("sparse_categorical_crossentropy",
-                                   y_pred._value if valid is None else y_pred._value[valid._value],
+                                   y_pred._value if valid is None or not isinstance(valid._value, np.ndarray)
+                                   else y_pred._value[valid._value],
                                    from_logits, -1)
     if valid is not None:
         labels = where(valid, labels, 0)

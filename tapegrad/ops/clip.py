@@ -5,7 +5,7 @@ import numpy as np
 
 from ..core.tensor import Tensor, convert_to_tensor
 from .math import cast, maximum, sqrt
-from .reduce import reduce_sum
+from .reduce import _static_axis, reduce_sum
 
 __all__ = ["clip_by_norm", "global_norm", "clip_by_global_norm"]
 
@@ -18,7 +18,7 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
     array([0.6, 0.8], dtype=float32)
     """
     t = convert_to_tensor(t)
-    l2sum = reduce_sum(t * t, axes, keepdims=True)
+    l2sum = reduce_sum(t * t, _static_axis(axes), keepdims=True)
     positive = cast(l2sum > 0, t.dtype)
     # where the norm is 0, divide by 1 instead: the result is t itself (0), with no NaN gradient
     l2norm = sqrt(l2sum * positive + (1 - positive))

@@ -25,10 +25,11 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..core.aval import ShapedArray, dims
 from ..core.op import REAL, defop
 from ..core.tensor import Tensor, convert_to_tensor
 from ..errors import InvalidArgumentError, UnimplementedError
-from .array import _shape_arg, expand_dims, squeeze
+from .array import _differ, _dims, _shape_arg, expand_dims, squeeze
 
 __all__ = [
     "conv2d", "conv2d_transpose", "conv_transpose", "conv1d", "convolution", "depthwise_conv2d",
@@ -72,6 +73,36 @@ def _geometry(image_hw, kernel, strides, dilations, padding) -> _Geometry:
     return _Geometry(tuple(kernel), tuple(strides), tuple(dilations),
                      tuple((before, after) for _, before, after in per_axis),
                      tuple(out for out, _, _ in per_axis))
+
+
+# -- shape rules: the same geometry on sizes that may be Dims (core/aval.py) ---------------------
+
+def _output_size(size, kernel, stride, dilation, padding):
+    """What _axis_geometry computes for the output size, also when size or kernel is a Dim."""
+    effective = dilation * (kernel - 1) + 1
+    if padding == "SAME":
+        out = (size + stride - 1) // stride  # ceil(size / stride)
+    else:
+        before, after = (0, 0) if padding == "VALID" else padding
+        out = (size + before + after - effective) // stride + 1
+    if isinstance(out, int) and out < 0:
+        raise ValueError(f"Computed output size would be negative: {out} [input_size: {size}, "
+                         f"effective_filter_size: {effective}, stride: {stride}]")
+    return out
+
+
+def _window_dims(image_shape, kernel, strides, dilations, padding, channels) -> tuple:
+    """The (N, OH, OW, channels) result of a windowed op over NHWC images of image_shape."""
+    return (image_shape[0],) + tuple(
+        _output_size(image_shape[1 + a], kernel[a], strides[a], dilations[a],
+                     padding if isinstance(padding, str) else padding[a]) for a in range(2)) + (channels,)
+
+
+def _check_dims(what: str, actual, expected) -> None:
+    """_expect_shape for shape rules: only sizes known on both sides can clash."""
+    if len(actual) != len(expected) or any(_differ(a, e) for a, e in zip(actual, expected)):
+        raise ValueError(f"{what} has shape {list(actual)}, but the window geometry gives "
+                         f"{list(expected)}")
 
 
 def _pad(x: np.ndarray, pads, fill) -> np.ndarray:
@@ -207,40 +238,73 @@ def _window_params(strides, padding, dilations) -> dict:
 
 # -- convolution --------------------------------------------------------------------------------
 
-def _declare_convolution(forward, backprop_input, backprop_filter, cases):
+def _convolution_types(out_channels, layout: str):
+    """The shape rules of a convolution's three ops; out_channels(filter shape) is its output depth."""
+    def result(image, filters, strides, padding, dilations) -> tuple:
+        if len(image) != 4 or len(filters) != 4:  # _filter_geometry's checks
+            raise ValueError(f"input and filter must be 4-D (NHWC and {layout}), got shapes {list(image)} "
+                             f"and {list(filters)}")
+        if _differ(image[3], filters[2]):
+            raise ValueError(f"input depth must equal the filter's input channels (grouped convolution is "
+                             f"not supported): {image[3]} vs {filters[2]}")
+        return _window_dims(image, filters[:2], strides, dilations, padding, out_channels(filters))
+
+    def forward(input, filters, strides=(1, 1), padding="VALID", dilations=(1, 1)):
+        shape = result(input.shape, filters.shape, strides, padding, dilations)
+        return ShapedArray(shape, np.result_type(input.dtype, filters.dtype))
+
+    def backprop_input(filters, out_backprop, input_sizes=(), strides=(1, 1), padding="VALID",
+                       dilations=(1, 1)):
+        input_sizes = _dims(input_sizes)
+        _check_dims("out_backprop", out_backprop.shape,
+                    result(input_sizes, filters.shape, strides, padding, dilations))
+        return ShapedArray(input_sizes, np.result_type(filters.dtype, out_backprop.dtype))
+
+    def backprop_filter(input, out_backprop, filter_sizes=(), strides=(1, 1), padding="VALID",
+                        dilations=(1, 1)):
+        filter_sizes = _dims(filter_sizes)
+        _check_dims("out_backprop", out_backprop.shape,
+                    result(input.shape, filter_sizes, strides, padding, dilations))
+        return ShapedArray(filter_sizes, np.result_type(input.dtype, out_backprop.dtype))
+
+    return forward, backprop_input, backprop_filter
+
+
+def _declare_convolution(forward, backprop_input, backprop_filter, cases, shapes, **facts):
     """Register a convolution's three bilinear ops, each differentiated by the others.
 
     forward(input, filters), backprop_input(filters, out_backprop; input_sizes) and
     backprop_filter(input, out_backprop; filter_sizes) all take strides, padding and
     dilations (the `**p` below); the rules name ops declared further down, resolved
-    when they run.
+    when they run.  `shapes`: the three ops' shape rules; `facts`: more defop facts for all three.
     """
-    def declare(impl, vjp, jvp, op_cases):
-        return defop(vjp=vjp, jvp=jvp, domain=(REAL, REAL), cases=op_cases,
-                     name=impl.__name__.lstrip("_"))(impl)
+    def declare(impl, vjp, jvp, op_cases, shape):
+        return defop(vjp=vjp, jvp=jvp, domain=(REAL, REAL), cases=op_cases, shape=shape,
+                     name=impl.__name__.lstrip("_"), **facts)(impl)
 
     forward_cases, input_cases, filter_cases = cases
+    forward_shape, input_shape, filter_shape = shapes
     forward_op = declare(
         forward,
-        vjp=(lambda g, out, x, w, **p: input_op(w, g, input_sizes=tuple(x.shape), **p),
-             lambda g, out, x, w, **p: filter_op(x, g, filter_sizes=tuple(w.shape), **p)),
+        vjp=(lambda g, out, x, w, **p: input_op(w, g, input_sizes=tuple(dims(x)), **p),
+             lambda g, out, x, w, **p: filter_op(x, g, filter_sizes=tuple(dims(w)), **p)),
         jvp=(lambda t, out, x, w, **p: forward_op(t, w, **p),
              lambda t, out, x, w, **p: forward_op(x, t, **p)),
-        op_cases=forward_cases)
+        op_cases=forward_cases, shape=forward_shape)
     input_op = declare(
         backprop_input,
-        vjp=(lambda g, out, w, dy, input_sizes, **p: filter_op(g, dy, filter_sizes=tuple(w.shape), **p),
+        vjp=(lambda g, out, w, dy, input_sizes, **p: filter_op(g, dy, filter_sizes=tuple(dims(w)), **p),
              lambda g, out, w, dy, input_sizes, **p: forward_op(g, w, **p)),
         jvp=(lambda t, out, w, dy, input_sizes, **p: input_op(t, dy, input_sizes=input_sizes, **p),
              lambda t, out, w, dy, input_sizes, **p: input_op(w, t, input_sizes=input_sizes, **p)),
-        op_cases=input_cases)
+        op_cases=input_cases, shape=input_shape)
     filter_op = declare(
         backprop_filter,
-        vjp=(lambda g, out, x, dy, filter_sizes, **p: input_op(g, dy, input_sizes=tuple(x.shape), **p),
+        vjp=(lambda g, out, x, dy, filter_sizes, **p: input_op(g, dy, input_sizes=tuple(dims(x)), **p),
              lambda g, out, x, dy, filter_sizes, **p: forward_op(x, g, **p)),
         jvp=(lambda t, out, x, dy, filter_sizes, **p: filter_op(t, dy, filter_sizes=filter_sizes, **p),
              lambda t, out, x, dy, filter_sizes, **p: filter_op(x, t, filter_sizes=filter_sizes, **p)),
-        op_cases=filter_cases)
+        op_cases=filter_cases, shape=filter_shape)
     return forward_op, input_op, filter_op
 
 
@@ -303,7 +367,8 @@ def _conv2d_backprop_filter(input, out_backprop, filter_sizes=(), strides=(1, 1)
 
 
 conv2d_op, conv2d_backprop_input_op, conv2d_backprop_filter_op = _declare_convolution(
-    _conv2d, _conv2d_backprop_input, _conv2d_backprop_filter, _convolution_cases((3, 2, 2, 3), 3))
+    _conv2d, _conv2d_backprop_input, _conv2d_backprop_filter, _convolution_cases((3, 2, 2, 3), 3),
+    _convolution_types(lambda filters: filters[3], "HWIO"), result="fresh", layout="c")
 
 
 def _multiplier_major(values: np.ndarray) -> np.ndarray:
@@ -357,7 +422,8 @@ def _depthwise_conv2d_backprop_filter(input, out_backprop, filter_sizes=(), stri
 
 depthwise_conv2d_op, depthwise_conv2d_backprop_input_op, depthwise_conv2d_backprop_filter_op = \
     _declare_convolution(_depthwise_conv2d, _depthwise_conv2d_backprop_input,
-                         _depthwise_conv2d_backprop_filter, _convolution_cases((3, 2, 2, 2), 4))
+                         _depthwise_conv2d_backprop_filter, _convolution_cases((3, 2, 2, 2), 4),
+                         _convolution_types(lambda filters: filters[2] * filters[3], "HWCM"))
 
 
 # -- pooling ------------------------------------------------------------------------------------
@@ -366,6 +432,35 @@ def _pool_geometry(image_shape, ksize, strides, padding) -> _Geometry:
     if len(image_shape) != 4:
         raise ValueError(f"pooling input must be 4-D (NHWC), got shape {list(image_shape)}")
     return _geometry(image_shape[1:3], ksize, strides, (1, 1), padding)
+
+
+def _pooled_dims(image_shape, ksize, strides, padding) -> tuple:
+    """_pool_geometry's result shape, for shape rules."""
+    if len(image_shape) != 4:
+        raise ValueError(f"pooling input must be 4-D (NHWC), got shape {list(image_shape)}")
+    return _window_dims(image_shape, ksize, strides, (1, 1), padding, image_shape[3])
+
+
+def _pool_type(input, ksize=(1, 1), strides=(1, 1), padding="VALID"):
+    return ShapedArray(_pooled_dims(input.shape, ksize, strides, padding), input.dtype)
+
+
+def _max_pool_grad_type(orig_input, grad, ksize=(1, 1), strides=(1, 1), padding="VALID"):
+    _check_dims("grad", grad.shape, _pooled_dims(orig_input.shape, ksize, strides, padding))
+    return ShapedArray(orig_input.shape, grad.dtype)
+
+
+def _max_pool_grad_grad_type(orig_input, grad, ksize=(1, 1), strides=(1, 1), padding="VALID"):
+    pooled = _pooled_dims(orig_input.shape, ksize, strides, padding)
+    _check_dims("grad", grad.shape, orig_input.shape)
+    return ShapedArray(pooled, grad.dtype)
+
+
+def _avg_pool_grad_type(grad, input_sizes=(), ksize=(1, 1), strides=(1, 1), padding="VALID"):
+    input_sizes = _dims(input_sizes)
+    _check_dims("grad", grad.shape, _pooled_dims(input_sizes, ksize, strides, padding))
+    # the forward divides grad by counts of grad's dtype: integers give floats
+    return ShapedArray(input_sizes, np.true_divide.resolve_dtypes((grad.dtype, grad.dtype, None))[-1])
 
 
 def _lowest(dtype):
@@ -404,7 +499,7 @@ _MAX_POOL_CASES, _MAX_POOL_BACKWARD = _pool_cases(with_explicit=True)
 
 @defop(vjp=(lambda g, out, x, **p: max_pool2d_grad(x, g, **p),),
        jvp=(lambda t, out, x, **p: max_pool2d_grad_grad(x, t, **p),),
-       domain=(REAL,), cases=_MAX_POOL_CASES, name="max_pool2d")
+       domain=(REAL,), cases=_MAX_POOL_CASES, name="max_pool2d", shape=_pool_type)
 def _max_pool2d(input, ksize=(1, 1), strides=(1, 1), padding="VALID"):
     """Maximum of each window; padding never wins (it is -inf)."""
     geometry = _pool_geometry(input.shape, ksize, strides, padding)
@@ -413,7 +508,7 @@ def _max_pool2d(input, ksize=(1, 1), strides=(1, 1), padding="VALID"):
 
 @defop(vjp=(None, lambda gg, out, x, g, **p: max_pool2d_grad_grad(x, gg, **p)),
        jvp=(None, lambda t, out, x, g, **p: max_pool2d_grad(x, t, **p)),
-       domain=(REAL, REAL),
+       domain=(REAL, REAL), shape=_max_pool_grad_type,
        cases=[dict(shapes=(image, out), params=params) for image, out, params in _MAX_POOL_BACKWARD])
 def max_pool2d_grad(orig_input, grad, ksize=(1, 1), strides=(1, 1), padding="VALID"):
     """Gradient of max_pool2d: each window's gradient goes to its first maximum in orig_input.
@@ -436,7 +531,7 @@ def max_pool2d_grad(orig_input, grad, ksize=(1, 1), strides=(1, 1), padding="VAL
 
 @defop(vjp=(None, lambda gg, out, x, g, **p: max_pool2d_grad(x, gg, **p)),
        jvp=(None, lambda t, out, x, g, **p: max_pool2d_grad_grad(x, t, **p)),
-       domain=(REAL, REAL),
+       domain=(REAL, REAL), shape=_max_pool_grad_grad_type,
        cases=[dict(shapes=(image, image), params=params) for image, out, params in _MAX_POOL_BACKWARD])
 def max_pool2d_grad_grad(orig_input, grad, ksize=(1, 1), strides=(1, 1), padding="VALID"):
     """Adjoint of max_pool2d_grad in `grad` (shaped like orig_input): grad at each window's first max.
@@ -470,9 +565,9 @@ def _window_counts(geometry: _Geometry, image_hw) -> np.ndarray:
 _AVG_POOL_CASES, _AVG_POOL_BACKWARD = _pool_cases(with_explicit=False)
 
 
-@defop(vjp=(lambda g, out, x, **p: avg_pool2d_grad(g, input_sizes=tuple(x.shape), **p),),
+@defop(vjp=(lambda g, out, x, **p: avg_pool2d_grad(g, input_sizes=tuple(dims(x)), **p),),
        jvp=(lambda t, out, x, **p: _avg_pool2d(t, **p),),
-       saves="", domain=(REAL,), cases=_AVG_POOL_CASES, name="avg_pool2d")
+       saves="", domain=(REAL,), cases=_AVG_POOL_CASES, name="avg_pool2d", shape=_pool_type)
 def _avg_pool2d(input, ksize=(1, 1), strides=(1, 1), padding="VALID"):
     """Mean of each window over its unpadded elements."""
     geometry = _pool_geometry(input.shape, ksize, strides, padding)
@@ -483,7 +578,7 @@ def _avg_pool2d(input, ksize=(1, 1), strides=(1, 1), padding="VALID"):
 
 @defop(vjp=(lambda gg, out, g, input_sizes, **p: _avg_pool2d(gg, **p),),
        jvp=(lambda t, out, g, input_sizes, **p: avg_pool2d_grad(t, input_sizes=input_sizes, **p),),
-       saves="", domain=(REAL,),
+       saves="", domain=(REAL,), shape=_avg_pool_grad_type,
        cases=[dict(shapes=(out,), params=dict(params, input_sizes=image))
               for image, out, params in _AVG_POOL_BACKWARD])
 def avg_pool2d_grad(grad, input_sizes=(), ksize=(1, 1), strides=(1, 1), padding="VALID"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.aval import ShapedArray
 from ..core.op import REAL, defop
 
 __all__ = ["assert_all_finite", "check_numerics"]
@@ -12,11 +13,17 @@ def _gradient_message(message: str) -> str:
     return f"{message} (in its gradient)" if message else "in the gradient of check_numerics"
 
 
+def _check_numerics_type(tensor, message=""):
+    if tensor.dtype.kind not in "fc":
+        raise TypeError(f"check_numerics takes floating-point tensors, got {tensor.dtype.name}")
+    return ShapedArray(tensor.shape, tensor.dtype)
+
+
 # stateful: the check is the point, so a tf.function keeps it even when its result is unused
 # (dead-code elimination) and never folds it away at trace time
 @defop(vjp=(lambda g, out, tensor, message="": check_numerics(g, message=_gradient_message(message)),),
        jvp=(lambda t, out, tensor, message="": check_numerics(t, message=_gradient_message(message)),),
-       saves="", domain=(REAL,), batch_vjp=True, stateful=True)
+       saves="", domain=(REAL,), batch_vjp=True, stateful=True, shape=_check_numerics_type)
 def check_numerics(tensor, message=""):
     """`tensor` unchanged, or InvalidArgumentError with `message` when it has NaN or Inf values.
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.aval import ShapedArray, broadcast_shapes, dim_max, dims
 from ..core.op import REAL, defop
-from .array import broadcast_to, eye, reshape, transpose
+from .array import _differ, broadcast_to, eye, reshape, transpose
 
 __all__ = ["matmul", "einsum", "tensordot", "matvec", "diag_part", "trace", "matrix_transpose"]
 
@@ -25,10 +26,27 @@ def _matmul_dy(g, out, a, b, transpose_a, transpose_b):
     return matmul(a, g, transpose_a=not transpose_a)
 
 
+def _matmul_type(a, b, transpose_a=False, transpose_b=False):
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul needs tensors of rank >= 2, got shapes {a.shape} and {b.shape}")
+    m, k = a.shape[-1:-3:-1] if transpose_a else a.shape[-2:]
+    k2, n = b.shape[-1:-3:-1] if transpose_b else b.shape[-2:]
+    if _differ(k, k2):
+        raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, with gufunc "
+                         f"signature (n?,k),(k,m?)->(n?,m?) (size {k2} is different from {k})")
+    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return ShapedArray(batch + (m, n), np.result_type(a.dtype, b.dtype))
+
+
+def _c_order_up_to_2d(rank: int) -> str:
+    return "c" if rank <= 2 else "like_inputs"  # a batched product: C-contiguous when its inputs are
+
+
 @defop(vjp=(_matmul_dx, _matmul_dy),
        jvp=(lambda t, out, a, b, transpose_a, transpose_b: matmul(t, b, transpose_a, transpose_b),
             lambda t, out, a, b, transpose_a, transpose_b: matmul(a, t, transpose_a, transpose_b)),
        domain=(REAL, REAL), batch_vjp=True, method=("__matmul__", "__rmatmul__"),
+       shape=_matmul_type, result="fresh", layout=_c_order_up_to_2d,
        cases=[dict(shapes=((2, 3), (3, 4))),
               dict(shapes=((2, 3), (4, 3)), params=dict(transpose_b=True)),
               dict(shapes=((3, 2), (3, 4)), params=dict(transpose_a=True)),
@@ -71,8 +89,8 @@ def _einsum_vjp(k, g, out, *xs, equation):
     lead = "".join(chr(ord("A") + i) for i in range(g.ndim - len(out_sub)))  # jacobian axes
     eq = ",".join([lead + out_sub] + others) + "->" + lead + present
     grad = einsum(eq, g, *[x for i, x in enumerate(xs) if i != k])
-    lead_shape = tuple(g.shape[:len(lead)])
-    sizes = dict(zip(subs[k], xs[k].shape))
+    lead_shape = tuple(dims(g)[:len(lead)])
+    sizes = dict(zip(subs[k], dims(xs[k])))
     if present != unique:  # axes summed away in the forward get a broadcast gradient
         grad = reshape(grad, lead_shape + tuple(sizes[c] if c in present else 1 for c in unique))
         grad = broadcast_to(grad, lead_shape + tuple(sizes[c] for c in unique))
@@ -100,7 +118,31 @@ def _einsum_jvp(k, t, out, *xs, equation):
     return einsum(equation, *[t if i == k else x for i, x in enumerate(xs)])
 
 
+def _einsum_type(*inputs, equation=""):
+    subs, out = _einsum_parts(equation, len(inputs))
+    sizes: dict = {}
+    for sub, x in zip(subs, inputs):
+        if len(sub) != x.ndim:
+            raise ValueError(f"einsum: operand of rank {x.ndim} has {len(sub)} subscripts {sub!r}")
+        mine: dict = {}
+        for c, d in zip(sub, x.shape):  # a repeated letter takes a diagonal: equal sizes
+            if c in mine and _differ(mine[c], d):
+                raise ValueError(f"dimensions in single operand for collapsing index '{c}' don't match "
+                                 f"({mine[c]} != {d})")
+            mine[c] = d if c not in mine or isinstance(d, int) else mine[c]
+        for c, d in mine.items():  # across operands sizes broadcast
+            if c in sizes and sizes[c] != 1 and d != 1 and _differ(sizes[c], d):
+                raise ValueError(f"einsum: operands could not be broadcast together: subscript '{c}' has "
+                                 f"sizes {sizes[c]} and {d}")
+            sizes[c] = dim_max(sizes[c], d) if c in sizes else d
+    for c in out:
+        if c not in sizes or out.count(c) > 1:
+            raise ValueError(f"einsum: output subscript '{c}' appears more than once or in no input")
+    return ShapedArray(tuple(sizes[c] for c in out), np.result_type(*[x.dtype for x in inputs]))
+
+
 @defop(vjp=_einsum_vjp, jvp=_einsum_jvp, domain=(REAL, REAL), batch_vjp=True, name="einsum",
+       shape=_einsum_type,
        cases=[dict(shapes=((2, 3), (3, 4)), params=dict(equation="ij,jk->ik")),
               dict(shapes=((3,), (3,)), params=dict(equation="i,i->")),
               dict(shapes=((2, 3),), params=dict(equation="ij->j")),
@@ -129,7 +171,7 @@ def einsum(equation, *inputs, **kwargs):
 
 def tensordot(a, b, axes, name=None):
     """Sum products over the given axes of a and b (an int: the last/first `axes` axes)."""
-    a_shape, b_shape = tuple(np.shape(a)), tuple(np.shape(b))
+    a_shape, b_shape = tuple(dims(a)), tuple(dims(b))
     if isinstance(axes, (int, np.integer)):
         a_axes = list(range(len(a_shape) - axes, len(a_shape)))
         b_axes = list(range(axes))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import dtypes
+from ..core.aval import ShapedArray, broadcast_shapes, dims
 from ..core.op import NONZERO, REAL, Domain, defop
 from ..core.tensor import Tensor, convert_to_tensor
 from ..errors import InvalidArgumentError
@@ -32,9 +33,19 @@ __all__ = [
 
 # -- activations ----------------------------------------------------------------------------
 
+# out= kernels (``inplace``) computing exactly what relu's and relu_grad's forwards do
+
+def _relu_into(features, out=None):
+    return np.maximum(features, np.zeros((), features.dtype), out=out)
+
+
+def _relu_grad_into(gradients, features, out=None):
+    return np.multiply(gradients, features > 0, out=out)
+
+
 @defop(vjp=(lambda gg, out, g, features: relu_grad(gg, features), None),
        jvp=(lambda t, out, g, features: relu_grad(t, features), None),
-       domain=(REAL, NONZERO), batch_vjp=True)
+       domain=(REAL, NONZERO), batch_vjp=True, elementwise=True, inplace=_relu_grad_into)
 def relu_grad(gradients, features):
     """`gradients` where `features` > 0, else 0: the vjp of relu (TF's ReluGrad).
 
@@ -49,7 +60,7 @@ def relu_grad(gradients, features):
 
 
 @defop(vjp=(lambda g, out, x: relu_grad(g, out),), jvp=(lambda t, out, x: relu_grad(t, out),),
-       saves="out", domain=(NONZERO,), batch_vjp=True)
+       saves="out", domain=(NONZERO,), batch_vjp=True, elementwise=True, inplace=_relu_into)
 def relu(features):
     """max(features, 0); a primitive for speed, with TF's gradient (0 at 0).
 
@@ -80,7 +91,8 @@ def _leaky_relu_vjp(g, out, features, alpha):
        jvp=(lambda t, out, g, features, alpha: leaky_relu_grad(t, features, alpha=alpha), None),
        domain=(REAL, NONZERO), batch_vjp=True,
        cases=[dict(shapes=((3, 4), (3, 4))), dict(shapes=((3, 1), (4,))),
-              dict(shapes=((3, 4), (3, 4)), params=dict(alpha=1.5))])
+              dict(shapes=((3, 4), (3, 4)), params=dict(alpha=1.5))],
+       elementwise=True)
 def leaky_relu_grad(gradients, features, alpha=0.2):
     """`gradients` where `features` > 0, else alpha * `gradients`: the vjp of leaky_relu (TF's
     LeakyReluGrad, slope alpha at 0).
@@ -99,6 +111,7 @@ def leaky_relu_grad(gradients, features, alpha=0.2):
 
 
 @defop(vjp=(_leaky_relu_vjp,), jvp=(_leaky_relu_vjp,), domain=(NONZERO,), batch_vjp=True, name="leaky_relu",
+       elementwise=True,
        cases=[dict(shapes=((3, 4),)), dict(shapes=((),)), dict(shapes=((3, 4),), params=dict(alpha=1.5)),
               dict(shapes=((3, 4),), params=dict(alpha=-0.5))])
 def _leaky_relu(features, alpha=0.2):
@@ -171,7 +184,7 @@ def gelu(features, approximate=False, name=None):
 
 
 @defop(vjp=(lambda g, out, x: g * sigmoid(x),), jvp=(lambda t, out, x: t * sigmoid(x),),
-       domain=(REAL,), batch_vjp=True)
+       domain=(REAL,), batch_vjp=True, elementwise=True)
 def softplus(features):
     """log(1 + exp(features)); a primitive so that it cannot overflow (log-add-exp) at large |x|.
 
@@ -217,11 +230,29 @@ def _class_axis(axis, ndim: int) -> int:
     return axis - ndim if axis >= 0 else axis
 
 
+def _shifted_dtypes(dtype) -> tuple:
+    """The dtypes of logits - max(logits) and of its exp (integers give floats; bool has no
+    subtract: TypeError, as the forward)."""
+    shifted = np.subtract.resolve_dtypes((dtype, dtype, None))[-1]
+    return shifted, np.exp.resolve_dtypes((shifted, None))[-1]
+
+
+def _softmax_type(logits, axis=-1):
+    _class_axis(axis, logits.ndim)
+    return ShapedArray(logits.shape, _shifted_dtypes(logits.dtype)[1])
+
+
+def _log_softmax_type(logits, axis=-1):
+    _class_axis(axis, logits.ndim)
+    return ShapedArray(logits.shape, np.subtract.resolve_dtypes(_shifted_dtypes(logits.dtype) + (None,))[-1])
+
+
 def _softmax_vjp(g, out, logits, axis):
     return out * (g - reduce_sum(g * out, _class_axis(axis, out.ndim), keepdims=True))
 
 
 @defop(vjp=(_softmax_vjp,), jvp=(_softmax_vjp,), saves="out", domain=(REAL,), batch_vjp=True,
+       shape=_softmax_type, result="fresh", layout="like_inputs",
        cases=[dict(shapes=((2, 4),)), dict(shapes=((3, 2, 4),), params=dict(axis=1)),
               dict(shapes=((5,),), params=dict(axis=0))])
 def softmax(logits, axis=-1):
@@ -246,6 +277,7 @@ def _log_softmax_jvp(t, out, logits, axis):
 
 
 @defop(vjp=(_log_softmax_vjp,), jvp=(_log_softmax_jvp,), saves="out", domain=(REAL,), batch_vjp=True,
+       shape=_log_softmax_type,
        cases=[dict(shapes=((2, 4),)), dict(shapes=((3, 2, 4),), params=dict(axis=1)),
               dict(shapes=((5,),), params=dict(axis=0))])
 def log_softmax(logits, axis=-1):
@@ -264,13 +296,22 @@ def log_softmax(logits, axis=-1):
 
 def _sparse_xent_slope(labels, logits):
     """d loss / d logits: softmax(logits) - one_hot(labels)."""
-    return softmax(logits) - one_hot(labels, depth=logits.shape[-1], dtype=logits.dtype)
+    return softmax(logits) - one_hot(labels, depth=dims(logits)[-1], dtype=logits.dtype)
+
+
+def _sparse_softmax_xent_type(labels, logits):
+    if labels.ndim != logits.ndim - 1:  # the forward's take_along_axis needs labels[..., None]
+        raise ValueError(f"Rank mismatch: Rank of labels (received {labels.ndim}) should equal rank of "
+                         f"logits minus 1 (received {logits.ndim}).")
+    # log-sum-exp (of exp's dtype) minus the picked shifted logit
+    dtype = np.subtract.resolve_dtypes(_shifted_dtypes(logits.dtype)[::-1] + (None,))[-1]
+    return ShapedArray(broadcast_shapes(logits.shape[:-1], labels.shape), dtype)
 
 
 @defop(vjp=(None, lambda g, out, labels, logits: expand_dims(g, -1) * _sparse_xent_slope(labels, logits)),
        jvp=(None, lambda t, out, labels, logits: reduce_sum(t * _sparse_xent_slope(labels, logits), -1)),
        domain=(Domain(0, 3, dtype=np.int32, integer=True), REAL), same_dtype=(), batch_vjp=True,
-       name="sparse_softmax_cross_entropy_with_logits",
+       name="sparse_softmax_cross_entropy_with_logits", shape=_sparse_softmax_xent_type,
        cases=[dict(shapes=((4,), (4, 3))), dict(shapes=((2, 3), (2, 3, 5))), dict(shapes=((), (3,)))])
 def _sparse_softmax_xent(labels, logits):
     """-log softmax(logits)[labels], fused: one max-shifted log-sum-exp minus the picked logit."""
@@ -365,8 +406,10 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
     if sample_weight is not None:
         loss = loss * sample_weight
     if global_batch_size is None:
-        global_batch_size = loss.shape[0] if loss.ndim else 1  # one replica
-    return reduce_sum(loss) / float(global_batch_size)
+        global_batch_size = dims(loss)[0] if loss.ndim else 1  # one replica (a size known when it runs, traced)
+    total = reduce_sum(loss)
+    return total / (cast(global_batch_size, total.dtype) if isinstance(global_batch_size, Tensor) else
+                    global_batch_size if not isinstance(global_batch_size, (int, float)) else float(global_batch_size))
 
 
 def scale_regularization_loss(regularization_loss):
@@ -446,8 +489,8 @@ def bias_add(value, bias, data_format=None, name=None):
     if bias.ndim != 1:
         raise ValueError(f"Biases must be 1D: {list(bias.shape)}")
     channels_first = data_format is not None and data_format.startswith("NC")
-    channels = value.shape[1] if channels_first else value.shape[-1]
-    if channels != bias.shape[0]:
+    channels = dims(value)[1] if channels_first else dims(value)[-1]
+    if isinstance(channels, int) and isinstance(dims(bias)[0], int) and channels != dims(bias)[0]:
         raise InvalidArgumentError(f"Must provide as many biases as the channel dimension of the input "
                                    f"tensor: {list(bias.shape)} vs. {list(value.shape)}")
     if channels_first:
@@ -459,12 +502,14 @@ def bias_add(value, bias, data_format=None, name=None):
 
 def _noise_shape(x: Tensor, noise_shape) -> tuple:
     if noise_shape is None:
-        return tuple(x.shape)
-    dims = noise_shape.numpy().tolist() if isinstance(noise_shape, Tensor) else list(noise_shape)
-    if len(dims) != x.ndim:
-        raise ValueError(f"noise_shape {dims} must have the rank of x, {x.ndim}")
+        return tuple(dims(x))
+    from .array import _static
+    wanted = list(_static(noise_shape)) if isinstance(noise_shape, Tensor) else list(noise_shape)
+    if len(wanted) != x.ndim:
+        raise ValueError(f"noise_shape {wanted} must have the rank of x, {x.ndim}")
     # TF fills unknown (None) entries from x's shape
-    return tuple(x.shape[i] if d is None else int(d) for i, d in enumerate(dims))
+    return tuple(dims(x)[i] if d is None else d if not isinstance(d, (int, np.integer)) else int(d)
+                 for i, d in enumerate(wanted))
 
 
 def dropout(x, rate, noise_shape=None, seed=None, name=None):
@@ -483,11 +528,14 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     if not x.dtype.is_floating:
         raise ValueError(f"x has to be a floating point tensor since it's going to be scaled. Got a "
                          f"{x.dtype.name} tensor instead.")
-    rate = float(rate)
-    if not 0 <= rate < 1:
-        raise ValueError(f"rate must be a scalar tensor or a float in the range [0, 1), got {rate:g}")
-    if rate == 0:
-        return x  # TF's fast path: no draw at all
+    if isinstance(rate, Tensor):  # a rate given as a tensor: an input of the program (TF's), not frozen
+        rate = cast(rate, x.dtype)
+    else:
+        rate = float(rate)
+        if not 0 <= rate < 1:
+            raise ValueError(f"rate must be a scalar tensor or a float in the range [0, 1), got {rate:g}")
+        if rate == 0:
+            return x  # TF's fast path: no draw at all
     keep = uniform(_noise_shape(x, noise_shape), dtype=x.dtype, seed=seed) >= rate
     return x * (cast(keep, x.dtype) * (1 / (1 - rate)))
 

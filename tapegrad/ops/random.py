@@ -10,7 +10,9 @@ TensorFlow combines a global seed (``tf.random.set_seed``) with an op seed (``se
 - neither: nondeterministic.
 
 The ``stateless_*`` functions take a shape-[2] seed instead and give the same numbers
-for the same seed every time, whatever the global state.
+for the same seed every time, whatever the global state.  Their ops (``stateless_random_*``)
+take the seed as a tensor input, as TF's Stateless* kernels do: a traced function draws with
+each call's seed, and, being functions of their inputs, they are not stateful.
 
 The draws are nondiff primitives whose ``seeds`` param is the resolved pair, None, or
 ``("stateless", s0, s1)``; every impl draws from the one module-level ``STATE``.  A compiler that traces a
@@ -25,9 +27,10 @@ import random as _pyrandom
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import defop, state as _op_state
-from ..core.tensor import Tensor
-from .array import _shape_arg
+from ..core.aval import Dim, ShapedArray, dims
+from ..core.op import REAL, Domain, defop, state as _op_state
+from ..core.tensor import Tensor, convert_to_array
+from .array import _differ, _dim, _dims, _same_type, _shape_arg, _static
 
 __all__ = ["set_seed", "uniform", "normal", "truncated_normal", "shuffle", "categorical", "stateless_uniform",
            "stateless_normal", "stateless_truncated_normal", "stateless_categorical"]
@@ -172,12 +175,13 @@ def _seeded(seed):
 
 
 def _stateless(seed):
-    """A function applying a random op with stateless seed `seed` (two integers)."""
-    values = np.asarray(seed.numpy() if isinstance(seed, Tensor) else seed).reshape(-1)
-    if values.size != 2 or values.dtype.kind not in "iu":
+    """A function applying the stateless twin of a random op (``_STATELESS_OPS``) to `seed` (two
+    integers): the seed is a tensor input, so a traced function draws with each call's seed."""
+    seed = seed if isinstance(seed, Tensor) else Tensor(convert_to_array(seed))
+    shape = dims(seed)
+    if len(shape) != 1 or _differ(shape[0], 2) or seed._value.dtype.kind not in "iu":
         raise ValueError(f"seed must be a shape [2] integer tensor, got {seed!r}")
-    seeds = (_STATELESS,) + tuple(int(v) % 2**63 for v in values)
-    return lambda op, *tensors, **params: op(*tensors, seeds=seeds, **params)
+    return lambda op, *tensors, **params: _STATELESS_OPS[op](seed, *tensors, **params)
 
 
 def _float_dtype(dtype, what: str) -> dtypes.DType:
@@ -195,9 +199,26 @@ def _drawn_as(dtype: dtypes.DType) -> np.dtype:
 _SHAPE_CASE = [dict(shapes=(), params=dict(shape=(2, 3)))]
 
 
+def _sample_type(shape=(), dtype=dtypes.float32, seeds=None):
+    return ShapedArray(_dims(shape), dtypes.as_dtype(dtype)._np)
+
+
+def _int_sample_type(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=None):
+    if not isinstance(minval, Dim) and not isinstance(maxval, Dim) and minval >= maxval:
+        raise ValueError(f"Need minval < maxval: {minval} >= {maxval}")
+    return _sample_type(shape, dtype)
+
+
+def _multinomial_type(logits, num_samples=1, dtype=dtypes.int64, seeds=None):
+    if logits.ndim != 2:
+        raise ValueError(f"logits should be a matrix, got shape {list(logits.shape)}")
+    return ShapedArray((logits.shape[0], _dim(num_samples)), dtypes.as_dtype(dtype)._np)
+
+
 # -- primitives ---------------------------------------------------------------------------
 
-@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, stateful=True)
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, stateful=True,
+       shape=_sample_type)
 def random_uniform(shape=(), dtype=dtypes.float32, seeds=None):
     """Floats uniform in [0, 1) from the stream `seeds` names (see the module docstring).
 
@@ -209,7 +230,8 @@ def random_uniform(shape=(), dtype=dtypes.float32, seeds=None):
     return sample.astype(dtype._np, copy=False)
 
 
-@defop(nondiff="random: integer sample", cases=[dict(shapes=(), params=dict(shape=(2, 3), maxval=5))], stateful=True)
+@defop(nondiff="random: integer sample", cases=[dict(shapes=(), params=dict(shape=(2, 3), maxval=5))], stateful=True,
+       shape=_int_sample_type)
 def random_uniform_int(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=None):
     """Integers uniform in [minval, maxval).
 
@@ -222,7 +244,8 @@ def random_uniform_int(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=N
     return STATE.generator(seeds).integers(minval, maxval, size=shape, dtype=dtype._np)
 
 
-@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, stateful=True)
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, stateful=True,
+       shape=_sample_type)
 def random_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     """Floats from the standard normal distribution.
 
@@ -233,7 +256,8 @@ def random_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     return STATE.generator(seeds).standard_normal(shape, dtype=_drawn_as(dtype)).astype(dtype._np, copy=False)
 
 
-@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, name="truncated_normal", stateful=True)
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, name="truncated_normal", stateful=True,
+       shape=_sample_type)
 def _truncated_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     """Standard normal floats, those beyond 2 redrawn (TF's TruncatedNormal)."""
     generator = STATE.generator(seeds)
@@ -245,7 +269,8 @@ def _truncated_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     return sample.astype(dtype._np, copy=False)
 
 
-@defop(nondiff="random permutation: the gradient of a sample is not defined", cases=[dict(shapes=((4, 3),))], stateful=True)
+@defop(nondiff="random permutation: the gradient of a sample is not defined", cases=[dict(shapes=((4, 3),))], stateful=True,
+       shape=_same_type)
 def random_shuffle(value, seeds=None):
     """`value` with its first axis randomly permuted.
 
@@ -258,7 +283,8 @@ def random_shuffle(value, seeds=None):
     return value[STATE.generator(seeds).permutation(value.shape[0])]
 
 
-@defop(nondiff="random: integer sample", cases=[dict(shapes=((2, 4),), params=dict(num_samples=3))], stateful=True)
+@defop(nondiff="random: integer sample", cases=[dict(shapes=((2, 4),), params=dict(num_samples=3))], stateful=True,
+       shape=_multinomial_type)
 def multinomial(logits, num_samples=1, dtype=dtypes.int64, seeds=None):
     """`num_samples` class indices per row of unnormalised log-probabilities `logits`.
 
@@ -274,6 +300,87 @@ def multinomial(logits, num_samples=1, dtype=dtypes.int64, seeds=None):
     u = STATE.generator(seeds).random((logits.shape[0], int(num_samples)))
     # inverse CDF: the class is the number of cdf entries <= u
     return np.sum(cdf[:, None, :] <= u[:, :, None], axis=-1).astype(dtype._np)
+
+
+# -- stateless twins: the seed is an input, and the same seed gives the same numbers --------------
+
+_SEED = Domain(0, 1000, dtype=np.int64, integer=True)
+_STATELESS_REASON = "random: a sample, a function of its seed only"
+
+
+def _seeds_of(seed) -> tuple:
+    """A stateless seed (an array of two integers) as the `seeds` param of the stateful ops."""
+    values = np.asarray(seed).reshape(-1)
+    if values.size != 2:
+        raise ValueError(f"seed must be a shape [2] integer tensor, got shape {list(np.shape(seed))}")
+    return (_STATELESS,) + tuple(int(v) % 2**63 for v in values)
+
+
+def _check_seed(seed) -> None:
+    if seed.ndim != 1 or _differ(seed.shape[0], 2) or seed.dtype.kind not in "iu":
+        raise ValueError(f"seed must be a shape [2] integer tensor, got {seed.dtype.name}{list(seed.shape)}")
+
+
+def _stateless_sample_type(seed, shape=(), dtype=dtypes.float32):
+    _check_seed(seed)
+    return _sample_type(shape, dtype)
+
+
+def _stateless_int_sample_type(seed, shape=(), minval=0, maxval=1, dtype=dtypes.int32):
+    _check_seed(seed)
+    return _int_sample_type(shape, minval, maxval, dtype)
+
+
+def _stateless_multinomial_type(seed, logits, num_samples=1, dtype=dtypes.int64):
+    _check_seed(seed)
+    return _multinomial_type(logits, num_samples, dtype)
+
+
+_STATELESS_CASE = [dict(shapes=((2,),), params=dict(shape=(2, 3)))]
+
+
+@defop(nondiff=_STATELESS_REASON, domain=(_SEED,), cases=_STATELESS_CASE, shape=_stateless_sample_type)
+def stateless_random_uniform(seed, shape=(), dtype=dtypes.float32):
+    """random_uniform from the stream of the stateless `seed` [2] (TF's StatelessRandomUniformV2).
+
+    >>> from tapegrad.ops.random import stateless_random_uniform
+    >>> a, b = (stateless_random_uniform([1, 2], shape=(3,)) for _ in range(2))
+    >>> bool((a == b).numpy().all())
+    True
+    """
+    return random_uniform.impl(shape=shape, dtype=dtype, seeds=_seeds_of(seed))
+
+
+@defop(nondiff=_STATELESS_REASON, domain=(_SEED,), shape=_stateless_int_sample_type,
+       cases=[dict(shapes=((2,),), params=dict(shape=(2, 3), maxval=5))])
+def stateless_random_uniform_int(seed, shape=(), minval=0, maxval=1, dtype=dtypes.int32):
+    """random_uniform_int from the stream of the stateless `seed` [2]."""
+    return random_uniform_int.impl(shape=shape, minval=minval, maxval=maxval, dtype=dtype,
+                                   seeds=_seeds_of(seed))
+
+
+@defop(nondiff=_STATELESS_REASON, domain=(_SEED,), cases=_STATELESS_CASE, shape=_stateless_sample_type)
+def stateless_random_normal(seed, shape=(), dtype=dtypes.float32):
+    """random_standard_normal from the stream of the stateless `seed` [2]."""
+    return random_standard_normal.impl(shape=shape, dtype=dtype, seeds=_seeds_of(seed))
+
+
+@defop(nondiff=_STATELESS_REASON, domain=(_SEED,), cases=_STATELESS_CASE, shape=_stateless_sample_type)
+def stateless_truncated_normal(seed, shape=(), dtype=dtypes.float32):
+    """truncated_normal from the stream of the stateless `seed` [2]."""
+    return _truncated_standard_normal.impl(shape=shape, dtype=dtype, seeds=_seeds_of(seed))
+
+
+@defop(nondiff="random: integer sample, a function of its seed only", domain=(_SEED, REAL), same_dtype=(),
+       shape=_stateless_multinomial_type, cases=[dict(shapes=((2,), (2, 4)), params=dict(num_samples=3))])
+def stateless_multinomial(seed, logits, num_samples=1, dtype=dtypes.int64):
+    """multinomial from the stream of the stateless `seed` [2]."""
+    return multinomial.impl(logits, num_samples=num_samples, dtype=dtype, seeds=_seeds_of(seed))
+
+
+_STATELESS_OPS = {random_uniform: stateless_random_uniform, random_uniform_int: stateless_random_uniform_int,
+                  random_standard_normal: stateless_random_normal,
+                  _truncated_standard_normal: stateless_truncated_normal, multinomial: stateless_multinomial}
 
 
 # -- the public functions ---------------------------------------------------------------------
@@ -310,12 +417,18 @@ def _uniform(draw, shape, minval, maxval, dtype) -> Tensor:
     if dtype.is_integer:
         if maxval is None:
             raise ValueError(f"Must specify maxval for integer dtype {dtype!r}")
-        return draw(random_uniform_int, shape=shape, minval=int(minval), maxval=int(maxval), dtype=dtype)
+        return draw(random_uniform_int, shape=shape, minval=_bound(minval), maxval=_bound(maxval),
+                    dtype=dtype)
     sample = draw(random_uniform, shape=shape, dtype=_float_dtype(dtype, "uniform"))
     maxval = 1 if maxval is None else maxval
     if _is_python_number(minval, 0) and _is_python_number(maxval, 1):
         return sample  # u * 1 + 0: skip two ops
     return sample * (maxval - minval) + minval
+
+
+def _bound(value):
+    """An integer bound: an int, or (a traced tensor) a value read when the program runs."""
+    return _static(value) if isinstance(value, Tensor) else int(value)
 
 
 def _is_python_number(value, number) -> bool:
@@ -408,4 +521,5 @@ def _categorical(draw, logits, num_samples, dtype) -> Tensor:
     dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
     if dtype not in (dtypes.int32, dtypes.int64):
         raise ValueError(f"categorical: dtype must be int32 or int64, got {dtype!r}")
-    return draw(multinomial, logits, num_samples=int(num_samples), dtype=dtype)
+    num_samples = _static(num_samples) if isinstance(num_samples, Tensor) else int(num_samples)
+    return draw(multinomial, logits, num_samples=num_samples, dtype=dtype)

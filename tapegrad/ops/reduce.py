@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import dtypes
+from ..core.aval import Dim, ShapedArray, dims, prod
 from ..core.op import NONZERO, REAL, apply, defop
+from ..core.tensor import Tensor
 from .array import broadcast_to, reshape, stop_gradient
 from .math import abs, cast, equal, exp, log, sqrt, square
 
@@ -22,7 +25,14 @@ _ALL_AXES = [tuple(range(n)) for n in range(8)]
 def _axes(axis, ndim: int) -> tuple:
     if axis is None:
         return _ALL_AXES[ndim] if ndim < 8 else tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, Dim):  # what needs the axes while tracing (a gradient taken inside) cannot
+        raise TypeError(f"the reduction axis {axis} is a tensor whose value is known only when the "
+                        f"tf.function runs; this needs it while tracing (a gradient taken inside the "
+                        f"function): pass the axis as a Python int")
+    else:
+        axes = tuple(axis)
     out = []
     for a in axes:
         a = int(a)
@@ -34,16 +44,59 @@ def _axes(axis, ndim: int) -> tuple:
 
 def _unreduce(g, x, axis, keepdims):
     """Broadcast cotangent g of a reduction of x back to x's shape (keeping g's leading axes)."""
-    shape = tuple(x.shape)
+    shape = tuple(dims(x))
     if axis is None and not keepdims and not g._value.ndim:  # everything reduced, no jacobian axes
         return apply(broadcast_to, (g,), {"shape": shape})  # the hot case: skip argument binding
     axes = _axes(axis, len(shape))
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
     out_rank = len(shape) if keepdims else len(shape) - len(axes)
-    lead = tuple(g.shape[:g.ndim - out_rank])
+    lead = tuple(dims(g)[:g.ndim - out_rank])
     if not keepdims:  # also when all axes went: leading (jacobian) axes must not meet x's axes
         g = reshape(g, lead + kept)
     return broadcast_to(g, lead + shape)
+
+
+def _symbolic(axis) -> bool:
+    """Is an axis param (or one of several) a value read when the program runs (a traced tensor's)?"""
+    if isinstance(axis, (tuple, list)):
+        return any(isinstance(a, Dim) for a in axis)
+    return isinstance(axis, Dim)
+
+
+def _reduced_dims(x, axis, keepdims) -> tuple:
+    """The shape of a reduction of x over `axis` (ValueError for an axis x does not have).  Axes known
+    only when the program runs leave the rank known and the sizes unknown (None), as TF's."""
+    if _symbolic(axis):
+        if not x.ndim:
+            raise ValueError(f"axis {axis} is out of bounds for array of dimension 0")
+        if keepdims:
+            return tuple(1 if isinstance(d, int) and d == 1 else None for d in x.shape)
+        return (None,) * (x.ndim - (1 if isinstance(axis, Dim) else len(axis)))
+    axes = _axes(axis, x.ndim)
+    if axes and not x.ndim:  # _axes maps a scalar's axis 0 to 0; NumPy's reductions refuse it
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension 0")
+    if keepdims:
+        return tuple(1 if k in axes else d for k, d in enumerate(x.shape))
+    return tuple(d for k, d in enumerate(x.shape) if k not in axes)
+
+
+def _reduction_type(input_tensor, axis=None, keepdims=False) -> ShapedArray:
+    """The shape rule of the reductions that keep the input's dtype."""
+    return ShapedArray(_reduced_dims(input_tensor, axis, keepdims), input_tensor.dtype)
+
+
+def _boolean_reduction_type(input_tensor, axis=None, keepdims=False) -> ShapedArray:
+    return ShapedArray(_reduced_dims(input_tensor, axis, keepdims), np.bool_)
+
+
+def _extremum_type(name: str):
+    """The shape rule of reduce_max/min: also, like NumPy, an error over an empty axis."""
+    def rule(input_tensor, axis=None, keepdims=False):
+        result = _reduction_type(input_tensor, axis, keepdims)
+        if not _symbolic(axis) and any(input_tensor.shape[a] == 0 for a in _axes(axis, input_tensor.ndim)):
+            raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
+        return result
+    return rule
 
 
 # all axes, one axis (negative too), several axes, with and without keepdims, a scalar
@@ -54,15 +107,16 @@ _REDUCTION_CASES = [dict(shapes=((3, 4),)),
                     dict(shapes=((),))]
 
 
-def _count(x, axis) -> int:
-    shape = tuple(x.shape)
-    return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
+def _count(x, axis):
+    """The number of elements reduced (a Dim when a reduced size is symbolic)."""
+    shape = tuple(dims(x))
+    return prod([shape[a] for a in _axes(axis, len(shape))])
 
 
 @defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims),),
        jvp=(lambda t, out, x, axis, keepdims: reduce_sum(t, axis, keepdims),),
        saves="", domain=(REAL,), batch_vjp=True,
-       cases=_REDUCTION_CASES)
+       cases=_REDUCTION_CASES, shape=_reduction_type, result="fresh", layout="like_inputs")
 def reduce_sum(input_tensor, axis=None, keepdims=False):
     """Sum over `axis` (all axes when None).
 
@@ -77,7 +131,7 @@ def reduce_sum(input_tensor, axis=None, keepdims=False):
 @defop(vjp=(lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims) / _count(x, axis),),
        jvp=(lambda t, out, x, axis, keepdims: reduce_mean(t, axis, keepdims),),
        saves="", domain=(REAL,), batch_vjp=True,
-       cases=_REDUCTION_CASES)
+       cases=_REDUCTION_CASES, shape=_reduction_type, result="fresh", layout="like_inputs")
 def reduce_mean(input_tensor, axis=None, keepdims=False):
     """Mean over `axis`; integer tensors give an integer (truncated) mean, as TF."""
     x = np.asarray(input_tensor)
@@ -91,7 +145,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False):
 
 def _extremum_vjp(g, out, x, axis, keepdims):
     """Cotangent shared equally among the elements that attain the max (or min), as TF."""
-    shape = tuple(x.shape)
+    shape = tuple(dims(x))
     axes = _axes(axis, len(shape))
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
     mask = cast(equal(x, reshape(out, kept)), g.dtype)
@@ -100,7 +154,7 @@ def _extremum_vjp(g, out, x, axis, keepdims):
 
 
 def _extremum_jvp(t, out, x, axis, keepdims):
-    shape = tuple(x.shape)
+    shape = tuple(dims(x))
     axes = _axes(axis, len(shape))
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
     mask = cast(equal(x, reshape(out, kept)), t.dtype)
@@ -108,14 +162,14 @@ def _extremum_jvp(t, out, x, axis, keepdims):
 
 
 @defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True,
-       cases=_REDUCTION_CASES)
+       cases=_REDUCTION_CASES, shape=_extremum_type("maximum"))
 def reduce_max(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.max(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
 
 
 @defop(vjp=(_extremum_vjp,), jvp=(_extremum_jvp,), saves="inputs+out", domain=(REAL,), batch_vjp=True,
-       cases=_REDUCTION_CASES)
+       cases=_REDUCTION_CASES, shape=_extremum_type("minimum"))
 def reduce_min(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.min(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
@@ -123,7 +177,7 @@ def reduce_min(input_tensor, axis=None, keepdims=False):
 
 def _prod_others(x, axis):
     """Product of all other elements of the reduced slice, exact when x has zeros."""
-    shape = tuple(x.shape)
+    shape = tuple(dims(x))
     axes = _axes(axis, len(shape))
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
     nonzero = cast(x != 0, x.dtype)
@@ -140,19 +194,20 @@ def _prod_others(x, axis):
        domain=(NONZERO,), batch_vjp=True,
        cases=[dict(shapes=((3, 4),)),
               dict(shapes=((3, 4),), params=dict(axis=1)),
-              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2), keepdims=True))])
+              dict(shapes=((2, 3, 4),), params=dict(axis=(0, 2), keepdims=True))],
+       shape=_reduction_type)
 def reduce_prod(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.prod(x, axis=_axes(axis, x.ndim), keepdims=keepdims, dtype=x.dtype)
 
 
-@defop(nondiff="boolean reduction")
+@defop(nondiff="boolean reduction", shape=_boolean_reduction_type)
 def reduce_all(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.all(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
 
 
-@defop(nondiff="boolean reduction")
+@defop(nondiff="boolean reduction", shape=_boolean_reduction_type)
 def reduce_any(input_tensor, axis=None, keepdims=False):
     x = np.asarray(input_tensor)
     return np.any(x, axis=_axes(axis, x.ndim), keepdims=keepdims)
@@ -165,18 +220,35 @@ def _arg_reduce(fn, x, axis, output_type):
     return fn(x, axis=axis).astype(dtypes.as_dtype(output_type)._np)
 
 
-@defop(nondiff="integer index result")
+def _arg_reduce_type(input, axis=None, output_type="int64"):
+    shape = input.shape or (1,)  # NumPy takes a scalar as one element
+    if isinstance(axis, Dim):  # known when the program runs: the rank only
+        return ShapedArray((None,) * (len(shape) - 1), dtypes.as_dtype(output_type)._np)
+    axis = 0 if axis is None else int(axis)
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {len(shape)}")
+    if shape[axis] == 0:
+        raise ValueError("attempt to get argmax of an empty sequence")
+    axis %= len(shape)
+    return ShapedArray(shape[:axis] + shape[axis + 1:], dtypes.as_dtype(output_type)._np)
+
+
+@defop(nondiff="integer index result", shape=_arg_reduce_type)
 def argmax(input, axis=None, output_type="int64"):
     """Index of the largest value along `axis` (0 when None), as int64 by default."""
     return _arg_reduce(np.argmax, input, axis, output_type)
 
 
-@defop(nondiff="integer index result")
+@defop(nondiff="integer index result", shape=_arg_reduce_type)
 def argmin(input, axis=None, output_type="int64"):
     return _arg_reduce(np.argmin, input, axis, output_type)
 
 
-@defop(nondiff="integer count result")
+def _count_nonzero_type(input, axis=None, keepdims=False, dtype="int64"):
+    return ShapedArray(_reduced_dims(input, axis, keepdims), dtypes.as_dtype(dtype)._np)
+
+
+@defop(nondiff="integer count result", shape=_count_nonzero_type)
 def count_nonzero(input, axis=None, keepdims=False, dtype="int64"):
     from ..core import dtypes
     x = np.asarray(input)
@@ -187,8 +259,16 @@ def _cumsum_vjp(g, out, x, axis, exclusive, reverse):
     return cumsum(g, axis % x.ndim + g.ndim - x.ndim, exclusive, not reverse)
 
 
+def _cumsum_type(x, axis=0, exclusive=False, reverse=False):
+    if x.ndim == 0:
+        raise ValueError("cumsum needs a tensor of rank >= 1")
+    if exclusive and not isinstance(axis, Dim) and x.shape[int(axis) % x.ndim] == 0:
+        raise IndexError(f"index 0 is out of bounds for axis {int(axis) % x.ndim} with size 0")
+    return ShapedArray(x.shape, x.dtype)
+
+
 @defop(vjp=(_cumsum_vjp,), jvp=(lambda t, out, x, axis, exclusive, reverse: cumsum(t, axis, exclusive, reverse),),
-       saves="", domain=(REAL,), batch_vjp=True,
+       saves="", domain=(REAL,), batch_vjp=True, shape=_cumsum_type,
        cases=[dict(shapes=((3, 4),)),
               dict(shapes=((3, 4),), params=dict(axis=1, exclusive=True)),
               dict(shapes=((3, 4),), params=dict(axis=-1, reverse=True)),
@@ -210,20 +290,37 @@ def cumsum(x, axis=0, exclusive=False, reverse=False):
 
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """log(sum(exp(x))) without overflow: the max is taken out first (through stop_gradient)."""
+    axis = _static_axis(axis)
     m = stop_gradient(reduce_max(input_tensor, axis, keepdims=True))
     finite_m = m * cast(abs(m) < np.inf, m.dtype) if m.dtype.is_floating else m
     out = log(reduce_sum(exp(input_tensor - finite_m), axis, keepdims=True)) + finite_m
-    return out if keepdims else reshape(out, _reduced_shape(out, input_tensor, axis))
+    if keepdims:
+        return out
+    if _symbolic(axis):  # axes known when it runs: summing the kept 1s drops them
+        return reduce_sum(out, axis)
+    return reshape(out, _reduced_shape(out, input_tensor, axis))
+
+
+def _static_axis(axis):
+    """An axis argument as the reductions' param: a tensor's value, or while tracing Dims read when
+    the program runs (a variable's too: its value then, not now)."""
+    if isinstance(axis, Tensor):
+        from .array import _static
+        return _static(axis)
+    if isinstance(axis, (list, tuple)) and any(isinstance(a, Tensor) for a in axis):
+        return tuple(_static_axis(a) for a in axis)
+    return axis
 
 
 def _reduced_shape(out, x, axis):
-    shape = tuple(np.shape(x))
+    shape = tuple(dims(x))
     axes = _axes(axis, len(shape))
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
 def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
     """Biased variance (mean of squared deviations)."""
+    axis = _static_axis(axis)
     mean = reduce_mean(input_tensor, axis, keepdims=True)
     return reduce_mean(square(input_tensor - mean), axis, keepdims)
 
@@ -235,6 +332,7 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):
     """Vector norm over `axis` (all elements when None): 'euclidean'/2, 1, or np.inf."""
     keepdims = bool(keepdims)
+    axis = _static_axis(axis)
     if ord in ("euclidean", "fro", 2, 2.0):
         return sqrt(reduce_sum(square(tensor), axis, keepdims))
     if ord in (1, 1.0):

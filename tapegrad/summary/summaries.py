@@ -35,8 +35,13 @@ def _tensor(data) -> Tensor:
     return data if isinstance(data, Tensor) else convert_to_tensor(data)
 
 
-def _spec(tensor: Tensor):
-    """Shape and NumPy dtype (known while tracing too)."""
+def _spec(data):
+    """Shape and NumPy dtype of the tensor `data` converts to (known while tracing too: a list of
+    traced tensors is looked at, not stacked)."""
+    if isinstance(data, (list, tuple)) and data and any(isinstance(v, Tensor) for v in data):
+        shape, dtype = _spec(data[0])
+        return (len(data),) + shape, dtype
+    tensor = _tensor(data)
     return tuple(tensor.shape.as_list()), np.dtype(tensor.dtype.as_numpy_dtype)
 
 
@@ -52,7 +57,7 @@ def _traced(data, step, check) -> Tensor:
     if _state.writer is not None:
         if step is None and _state.step is None:
             raise ValueError(_NO_STEP)
-        check(*_spec(_tensor(data)))
+        check(*_spec(data))
     return constant(False)
 
 

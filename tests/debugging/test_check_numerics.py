@@ -133,11 +133,13 @@ def test_compiled_gradient_traced_while_checking_names_whose_gradient(checking):
     assert lines[2].endswith(f"{_line(grad.python_function, 5)} (in grad), in tf.function grad")
 
 
-def test_a_nan_while_tracing_is_reported_at_trace_time(checking):
+def test_a_nan_in_the_first_call_is_reported_at_the_users_line(checking):
     @tf.function
     def f(x):
         return tf.math.log(x)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"log made 1 -Inf .*\n  at .*\(in f\)\n"):
+    # tracing sees no values: the first call's compiled program finds it, naming the line and function
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"log made 1 -Inf .*\n  at .*\(in f\), in tf.function f\n"):
         f(tf.constant([0.0, 1.0]))
 
 
@@ -199,10 +201,10 @@ def test_check_numerics_under_tf_function_runs_every_call_even_when_unused():
     assert "check_numerics" in str(f.get_concrete_function(tf.constant(1.0)).graph)
 
 
-def test_a_program_with_a_guard_runs_plain_and_checked():
+def test_a_program_with_a_cond_runs_plain_and_checked():
     @tf.function
     def f(x):
-        if tf.reduce_sum(x) > 0:      # a guard node in the program
+        if tf.reduce_sum(x) > 0:      # a cond in the program, its branches checked too
             return tf.math.log(x)
         return -x
     np.testing.assert_allclose(f(tf.constant([1.0, 2.0])).numpy(), np.log([1.0, 2.0]))
@@ -233,7 +235,7 @@ def test_a_deleted_function_takes_its_checking_program_with_it(checking):
             return tape.gradient(y, x)
         grad(tf.constant([1.0, 4.0]))      # traced and run checked: the checking variant is made
         concrete = grad.get_concrete_function(tf.TensorSpec([2]))
-        return grad, weakref.ref(concrete.graph._checking_program)
+        return grad, weakref.ref(concrete._checking)
 
     grad, program = make()
     assert program() is not None

@@ -122,16 +122,22 @@ def test_traced_graph_summary_golden():
     cf = step.get_concrete_function(tf.TensorSpec([2, 3]), tf.TensorSpec([3, 1]))
     loss_line, grad_line = _line(step.python_function, 4), _line(step.python_function, 6)
     assert cf.graph.summary() == (
-        "tf.function step: 7 nodes, 2 arguments (36 B), 3 constants (16 B)\n"
-        "  #  node         inputs                                outputs               output bytes  line\n"
-        f"  0  matmul       x:f32[2, 3], w:f32[3, 1]              matmul:f32[2, 1]      8 B           {loss_line}\n"
-        f"  1  subtract     matmul:f32[2, 1], const:f32[]         subtract:f32[2, 1]    8 B           {loss_line}\n"
-        f"  2  square       subtract:f32[2, 1]                    square:f32[2, 1]      8 B           {loss_line}\n"
-        f"  3  reduce_mean  square:f32[2, 1]                      reduce_mean:f32[]     4 B           {loss_line}\n"
-        f"  4  multiply     const_2:f32[], subtract:f32[2, 1]     multiply:f32[2, 1]    8 B           {grad_line}\n"
-        f"  5  multiply     divide:f32[2, 1], multiply:f32[2, 1]  multiply_1:f32[2, 1]  8 B           {grad_line}\n"
-        f"  6  matmul       x:f32[2, 3], multiply_1:f32[2, 1]     matmul_1:f32[3, 1]    12 B          {grad_line}\n"
-        "most intermediate memory alive at once: 24 B")
+        "tf.function step: 10 nodes, 2 arguments (36 B), 4 constants (16 B)\n"
+        "  #  node          inputs                                   outputs                   output bytes  line\n"
+        f"  0  matmul        x:f32[2, 3], w:f32[3, 1]                 matmul:f32[2, 1]          8 B           {loss_line}\n"
+        f"  1  subtract      matmul:f32[2, 1], const:f32[]            subtract:f32[2, 1]        8 B           {loss_line}\n"
+        f"  2  square        subtract:f32[2, 1]                       square:f32[2, 1]          8 B           {loss_line}\n"
+        f"  3  reduce_mean   square:f32[2, 1]                         reduce_mean:f32[]         4 B           {loss_line}\n"
+        f"  4  broadcast_to  const_1:f32[]                            broadcast_to:f32[]        4 B           {grad_line}\n"
+        f"  5  broadcast_to  broadcast_to:f32[]                       broadcast_to_1:f32[2, 1]  8 B           {grad_line}\n"
+        f"  6  divide        broadcast_to_1:f32[2, 1], const_2:f32[]  divide:f32[2, 1]          8 B           {grad_line}\n"
+        f"  7  multiply      const_3:f32[], subtract:f32[2, 1]        multiply:f32[2, 1]        8 B           {grad_line}\n"
+        f"  8  multiply      divide:f32[2, 1], multiply:f32[2, 1]     multiply_1:f32[2, 1]      8 B           {grad_line}\n"
+        f"  9  matmul        x:f32[2, 3], multiply_1:f32[2, 1]        matmul_1:f32[3, 1]        12 B          {grad_line}\n"
+        "most intermediate memory alive at once: 28 B")
+    # what compiles: the constant part of the gradient folded
+    assert cf.compiled_graph.summary().splitlines()[0] == \
+        "tf.function step: 7 nodes, 2 arguments (36 B), 3 constants (16 B)"
     # the tape traced inside the function, summarised while tracing
     assert summaries[0].splitlines()[0] == "GradientTape (non-persistent): 4 ops, 1 watched"
     assert cf.graph.summary() == graph_view.summary(cf) == tf.inspect.summary(cf.graph)
@@ -144,7 +150,7 @@ def test_traced_graph_to_dot_highlights_arguments_and_results():
     assert dot.startswith("digraph graph {")
     assert 'label="x\\nf32[2, 3]", shape=ellipse, style=filled, fillcolor="#cfe8ff"' in dot
     assert dot.count('fillcolor="#ffd9a8"') == 2        # the loss and the gradient
-    assert dot.count("shape=box") == len(cf.graph.nodes)
+    assert dot.count("shape=box") == len(cf.graph.eqns)
 
 
 def test_peak_memory_counts_intermediates_freed_after_last_use():

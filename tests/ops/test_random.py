@@ -103,6 +103,19 @@ def test_random_ops_are_stateful_nondifferentiable_primitives():
         assert op.stateful and not op.differentiable and op.nondiff_reason
 
 
+def test_stateless_ops_take_their_seed_as_an_input():
+    # a function of its inputs (TF's Stateless* kernels): not stateful, and a traced function draws with
+    # each call's seed
+    for name in ("stateless_random_uniform", "stateless_random_uniform_int", "stateless_random_normal",
+                 "stateless_truncated_normal", "stateless_multinomial"):
+        op = REGISTRY[name]
+        assert not op.stateful and not op.differentiable and op.n_in >= 1
+    draw = tf.function(lambda seed: tf.random.stateless_normal([4], seed=seed))
+    for seed in ([1, 2], [3, 4], [1, 2]):
+        assert values([draw(tf.constant(seed))]) == values([tf.random.stateless_normal([4], seed=seed)])
+    assert draw.experimental_get_tracing_count() == 1
+
+
 # -- shapes and dtypes --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [tf.float16, tf.float32, tf.float64])

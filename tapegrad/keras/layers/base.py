@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from ... import ops  # noqa: F401  (registers every op)
+from ...core.op import paused, state
 from ...core import dtypes
 from ...core.tensor import Tensor, Variable, convert_to_tensor
 from ...ops.math import cast
@@ -230,7 +231,8 @@ class Layer:
         if initializer is None:
             initializer = "glorot_uniform" if dt.is_floating else "zeros"
         init = initializers.get(initializer)
-        value = init(shape, dtype=dt)
+        with paused():  # TF's init_scope: weights are made eagerly, also when built inside a tf.function
+            value = init(shape, dtype=dt)
         name = name or f"variable_{len(self._own_trainable) + len(self._own_non_trainable)}"
         var = Variable(convert_to_tensor(value, dtype=dt), trainable=trainable,
                        name=f"{self.name}/{name}", constraint=constraint)
@@ -271,9 +273,13 @@ class Layer:
         depth = getattr(_context, "depth", 0)
         if depth == 0 and _layers_with_losses():
             self._clear_losses()
+        call = self.call
+        if state.graph is not None:  # tracing: AutoGraph converts a subclass's call, as TF Keras does
+            from ...compiler.autograph import enabled_call
+            call = enabled_call(call)
         _context.training, _context.depth = training, depth + 1
         try:
-            outputs = self.call(*args, **kwargs)
+            outputs = call(*args, **kwargs)
         finally:
             _context.training, _context.depth = previous, depth
         if self.activity_regularizer is not None:

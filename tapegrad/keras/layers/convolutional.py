@@ -1,6 +1,7 @@
 """Conv2D, Conv2DTranspose and DepthwiseConv2D over NHWC images, on ``tf.nn``'s convolutions."""
 from __future__ import annotations
 
+from ...core.aval import dims
 from ... import nn
 from ...ops.array import concat, split
 from ._utils import (deconv_output_length, image_shape, normalize_data_format, normalize_padding,
@@ -133,7 +134,7 @@ class Conv2DTranspose(_Conv2DBase):
                                           self.dilation_rate[a]) for a, n in enumerate((rows, cols)))
 
     def call(self, inputs):
-        batch, rows, cols, _ = inputs.shape
+        batch, rows, cols, _ = dims(inputs)
         output_shape = (batch,) + self._output_hw(rows, cols) + (self.filters,)
         y = nn.conv2d_transpose(inputs, self.kernel, output_shape, self.strides, self._nn_padding,
                                 dilations=self.dilation_rate)

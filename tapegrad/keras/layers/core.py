@@ -1,6 +1,7 @@
 """Dense, Embedding, Activation, and the kernel/bias/activation plumbing Dense shares with the convolutions."""
 from __future__ import annotations
 
+from ...core.aval import dims
 from ...core import dtypes
 from ...ops.array import gather, reshape
 from ...ops.linalg import matmul
@@ -101,8 +102,8 @@ class Dense(KernelLayer):
         else:
             # one 2-D matmul over the flattened leading axes: a broadcast batched matmul would
             # give the kernel a per-batch gradient to sum back
-            lead = tuple(inputs.shape[:-1])
-            y = reshape(matmul(reshape(inputs, (-1, inputs.shape[-1])), self.kernel), lead + (self.units,))
+            lead = tuple(dims(inputs)[:-1])
+            y = reshape(matmul(reshape(inputs, (-1, dims(inputs)[-1])), self.kernel), lead + (self.units,))
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from ...core.aval import dims, prod
 from ...core.tensor import Tensor
 from ...ops.array import broadcast_to, pad, reshape
 from ...ops.linalg import einsum
@@ -26,8 +27,8 @@ class Flatten(Layer):
         self.data_format = normalize_data_format(data_format)
 
     def call(self, inputs):
-        shape = inputs.shape
-        return reshape(inputs, (shape[0], math.prod(shape[1:])))
+        shape = dims(inputs)  # a traced batch size is symbolic: the reshape reads it when it runs
+        return reshape(inputs, (shape[0], prod(shape[1:])))
 
     def compute_output_shape(self, input_shape):
         batch, *rest = input_shape
@@ -55,7 +56,7 @@ class Reshape(Layer):
         self.target_shape = tuple(int(d) for d in target)
 
     def call(self, inputs):
-        return reshape(inputs, (inputs.shape[0],) + self.target_shape)
+        return reshape(inputs, (dims(inputs)[0],) + self.target_shape)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -116,7 +117,7 @@ class UpSampling2D(Layer):
         self.built = True
 
     def call(self, inputs):
-        n, h, w, c = inputs.shape
+        n, h, w, c = dims(inputs)
         sh, sw = self.size
         if self.interpolation == "nearest":
             # a broadcast over two new unit axes: the engine sums the gradient back over them

@@ -1,12 +1,14 @@
-"""``tf.function``: trace a Python function into a graph, run it as generated code.
+"""The compiler behind ``tf.function``: trace a Python function into a program, run it as Python.
 
-See function.py (trace cache and retracing rules), graph.py (the traced program and
-staged calls), passes.py (optimisations, lint) and codegen.py (the graph as Python).
+graph.py (the traced program and tracing), function.py (trace cache, TF's retracing rules,
+calls), interpret.py (running a program op by op), passes.py (optimisations, lint),
+inplace.py (buffer reuse), codegen.py (the program as Python source), signature.py (trace
+types), control_flow.py (cond and while_loop as ops with sub-programs), autograph (Python
+control flow on tensors converted to them).
 """
 from __future__ import annotations
 
 import warnings
-
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
@@ -37,10 +39,3 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
                         autograph=autograph, jit_compile=jit_compile)
 
     return decorate if func is None else decorate(func)
-
-
-def __getattr__(name):
-    if name in ("Function", "ConcreteFunction"):
-        from . import function as module
-        return getattr(module, name)
-    raise AttributeError(f"module 'tapegrad.function' has no attribute {name!r}")

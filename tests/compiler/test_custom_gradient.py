@@ -182,9 +182,8 @@ def test_keyword_tensors_and_python_arguments_are_not_differentiated():
 def test_a_decision_inside_the_custom_gradient_function():
     @tf.custom_gradient
     def soft_abs(x):
-        if x > 0:
-            return x, lambda dy: dy
-        return -x, lambda dy: -dy
+        y = tf.cond(x > 0, lambda: x, lambda: -x)
+        return y, lambda dy: tf.cond(x > 0, lambda: dy, lambda: -dy)
 
     @tf.function
     def f(x):
@@ -196,6 +195,19 @@ def test_a_decision_inside_the_custom_gradient_function():
     assert_same(f(tf.constant(2.0)), (2.0, 1.0))
     assert_same(f(tf.constant(-3.0)), (3.0, -1.0))
     assert count(f) == 1
+
+
+def test_a_python_if_returning_grad_fns_is_tensorflows_error():
+    # as in TF: a custom_gradient function runs as it is (AutoGraph does not convert it), so a Python
+    # `if` on a traced tensor cannot choose between two grad_fns
+    @tf.custom_gradient
+    def soft_abs(x):
+        if x > 0:
+            return x, lambda dy: dy
+        return -x, lambda dy: -dy
+
+    with pytest.raises(tf.errors.OperatorNotAllowedInGraphError, match="as a Python `bool` is not allowed"):
+        tf.function(soft_abs)(tf.constant(2.0))
 
 
 def test_nested_custom_gradients_compile():

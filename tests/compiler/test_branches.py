@@ -1,4 +1,4 @@
-"""Programs that end in a Branch (a decision after a staged call) and their continuations."""
+"""Decisions after staged calls: a cond whose branches run after the program's earlier updates."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +17,7 @@ def checking():
 
 
 def stepper():
-    """A step whose decision follows an assign: each outcome continues in its own program."""
+    """A step whose decision follows an assign: a cond after a staged call, both branches compiled."""
     v = tf.Variable(0.0)
 
     @tf.function
@@ -29,37 +29,37 @@ def stepper():
     return step
 
 
-def test_a_continuation_compiled_unchecked_runs_checked_when_checking_is_on():
+def test_a_branch_compiled_unchecked_runs_checked_when_checking_is_on():
     step = stepper()
     x = tf.constant([1.0, 0.0])
-    np.testing.assert_array_equal(step(x).numpy(), [2.0, 0.0])       # v = 1: the traced outcome
-    assert np.isneginf(step(x).numpy()[1])                           # v = 2: a new continuation
+    np.testing.assert_array_equal(step(x).numpy(), [2.0, 0.0])       # v = 1: the false branch
+    assert np.isneginf(step(x).numpy()[1])                           # v = 2: the true branch
     tf.debugging.enable_check_numerics()
     try:
         with pytest.raises(tf.errors.InvalidArgumentError, match="log made 1 -Inf"):
-            step(x)                                                  # v = 3: the kept continuation
+            step(x)                                                  # v = 3: the checking variant
     finally:
         tf.debugging.disable_check_numerics()
     assert np.isneginf(step(x).numpy()[1])                           # unchecked again
     assert step.experimental_get_tracing_count() == 1
 
 
-def test_a_new_outcome_met_while_checking_is_checked(checking):
+def test_the_other_branch_met_while_checking_is_checked(checking):
     step = stepper()
     x = tf.constant([1.0, 0.0])
     np.testing.assert_array_equal(step(x).numpy(), [2.0, 0.0])
     with pytest.raises(tf.errors.InvalidArgumentError, match="log made 1 -Inf"):
-        step(x)                                                      # traced now, run checked
+        step(x)                                                      # the true branch, checked
     np.testing.assert_allclose(step(tf.constant([1.0, 2.0])).numpy(), [0.0, np.log(2.0)])
 
 
-def test_the_traced_outcome_of_a_branch_is_checked(checking):
+def test_the_first_branch_taken_is_checked(checking):
     v = tf.Variable(5.0)
 
     @tf.function
     def step(x):
         v.assign_add(1.0)
-        if v > 1.5:                               # traced with True: the Branch's first case
+        if v > 1.5:                               # a cond reading v after the assignment
             return tf.math.log(x)
         return x
 
@@ -68,9 +68,8 @@ def test_the_traced_outcome_of_a_branch_is_checked(checking):
         step(tf.constant([0.0]))
 
 
-def test_a_replayed_call_reuses_the_program_of_its_path():
-    """Under a tape each call replays; a decision that differs from the newest program's picks
-    the program already made for that path instead of running the Python function again."""
+def test_a_call_under_a_tape_interprets_the_one_trace_for_either_outcome():
+    """Under a tape each call is interpreted: the cond's branch is chosen per call, never re-traced."""
     runs = []
 
     @tf.function
@@ -90,5 +89,4 @@ def test_a_replayed_call_reuses_the_program_of_its_path():
             assert float(y) == 2.25 and float(grad) == 3.0
         else:
             assert float(y) == 6.0 and float(grad) == -3.0
-    (programs,) = f._by_exact.values()
-    assert len(programs) == 2 and len(runs) == 2   # one trace, one specialisation
+    assert len(runs) == 1 and f.experimental_get_tracing_count() == 1
