@@ -167,6 +167,38 @@ def test_nested_functions_are_converted_with_their_closure():
     np.testing.assert_allclose(g(tf.constant([0.5, 2.0, 3.0])).numpy(), [0.5, 1.0, 1.0])
 
 
+@tf.function
+def countdown(n):                      # module-level and recursive, as in TF's tf.function guide
+    if n > 0:
+        print("tracing")
+        return countdown(n - 1)
+    return 1
+
+
+class Doubler:
+    @tf.function
+    def twice_plus(self, x):
+        return Doubler.double(x) + x     # the class's own (global) name inside its converted method
+
+    @staticmethod
+    def double(x):
+        return x * 2
+
+
+def test_recursive_global_functions_and_a_class_naming_itself_are_converted(caplog, capsys):
+    def factorial(n):                  # nested and recursive: its own name is a closure cell
+        return 1 if n == 0 else n * factorial(n - 1)
+
+    with caplog.at_level(logging.WARNING):
+        assert int(countdown(3)) == 1                       # a Python int: each level traces anew
+        assert int(tf.function(factorial)(4)) == 24
+        assert int(Doubler().twice_plus(tf.constant(3))) == 9
+    assert capsys.readouterr().out.count("tracing") == 3
+    assert "could not transform" not in caplog.text
+    with pytest.raises(RecursionError):                    # a tensor: TF's "maximum recursion" too
+        countdown(tf.constant(5))
+
+
 def test_keras_subclassed_model_call_is_converted_under_tf_function():
     class Gate(tf.keras.Model):
         def __init__(self):

@@ -428,10 +428,14 @@ def _compile(fn, node):
         target = located(ast.ClassDef(name=class_name, bases=[], keywords=[], body=[target], decorator_list=[]), node)
         if "type_params" in ast.ClassDef._fields:
             target.type_params = []
+    # The def (or class) binds its name in the factory; declared global there, the name inside the
+    # converted body (a recursive call, a class's own name) stays the global it is in the original.
+    bound = [n for n in (getattr(target, "name", None),) if n and n not in params]
+    header = [located(ast.Global(names=bound), node)] if bound else []
     factory = ast.FunctionDef(name=_FACTORY, args=ast.arguments(
         posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None, kwonlyargs=[], kw_defaults=[],
-        kwarg=None, defaults=[]), body=[target, ast.Return(value=ast.Constant(value=None))], decorator_list=[],
-        returns=None, type_comment=None)
+        kwarg=None, defaults=[]), body=[*header, target, ast.Return(value=ast.Constant(value=None))],
+        decorator_list=[], returns=None, type_comment=None)
     if "type_params" in ast.FunctionDef._fields:
         factory.type_params = []
     located(factory, node)
