@@ -22,7 +22,7 @@ import numpy as np
 
 from ..core.aval import ShapedArray, public_shape
 from ..core.op import state
-from ..core.tape import GradientTape, UnconnectedGradients, flatten, pack_sequence_as
+from ..core.tape import GradientTape, UnconnectedGradients, describe_structure, flatten, pack_sequence_as
 from ..core.tensor import Tensor, Variable, convert_to_tensor
 from .graph import Graph, SymbolicTensor
 from .interpret import run_graph
@@ -249,7 +249,7 @@ def _same_structure(a, b, ga, gb) -> None:
     except (TypeError, ValueError, StopIteration):
         same = False
     if not same:
-        raise ValueError(f"{_COND_STRUCTURE} true_fn returned {_describe(a)}, false_fn returned {_describe(b)}.")
+        raise ValueError(f"{_COND_STRUCTURE} true_fn returned {describe_structure(a)}, false_fn returned {describe_structure(b)}.")
     for k, (oa, ob) in enumerate(zip(ga.outputs, gb.outputs)):
         ta, tb = ga.avals[oa], gb.avals[ob]
         if ta.dtype != tb.dtype:
@@ -258,16 +258,6 @@ def _same_structure(a, b, ga, gb) -> None:
         if ta.ndim != tb.ndim:
             raise ValueError(f"{_COND_STRUCTURE} Output {k} has shape {public_shape(ta.shape)} in true_fn but "
                              f"{public_shape(tb.shape)} in false_fn (a different rank).")
-
-
-def _describe(x) -> str:
-    if isinstance(x, Tensor):
-        return f"{x.dtype.name}{list(x.shape)}"
-    if isinstance(x, (list, tuple)):
-        return f"{type(x).__name__}({', '.join(_describe(v) for v in x)})"
-    if isinstance(x, dict):
-        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in x.items()) + "}"
-    return repr(x)
 
 
 def _packed(structure, outs):

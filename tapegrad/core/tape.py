@@ -74,6 +74,28 @@ def _packed(s, it):
     return next(it)
 
 
+def same_structure(a, b) -> bool:
+    """Whether two nests have the same lists, tuples and dicts (leaves may differ)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and sorted(a) == sorted(b) and \
+            all(same_structure(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and not isinstance(a, Tensor) or isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and \
+            all(same_structure(x, y) for x, y in zip(a, b))
+    return True
+
+
+def describe_structure(x) -> str:
+    """A nest for an error message: its containers, and each tensor's shape and dtype."""
+    if isinstance(x, Tensor):
+        return f"tf.Tensor(shape={x.shape}, dtype={x.dtype.name})"
+    if isinstance(x, (list, tuple)):
+        return f"{type(x).__name__}({', '.join(describe_structure(v) for v in x)})"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k!r}: {describe_structure(v)}" for k, v in x.items()) + "}"
+    return repr(x)
+
+
 class GradientTape:
     """Record operations for automatic differentiation, as ``tf.GradientTape``.
 

@@ -45,9 +45,23 @@ def _signature_dtypes(signature, template):
     return [dtypes.as_dtype(getattr(s, "dtype", s)) for s in leaves], signature
 
 
-def _element(flat, i):
-    from .array import gather
-    return [gather(t, i) for t in flat]
+def _slices(elems):
+    """elems' tensors, their length along axis 0 and ``element(i)``: slice i in elems' structure."""
+    flat = [convert_to_tensor(t) for t in flatten(elems)]
+    n = _length(flat)
+
+    def element(i):
+        from .array import gather
+        xs = [gather(t, i) for t in flat]
+        return xs[0] if isinstance(elems, Tensor) else pack_sequence_as(elems, xs)
+    return flat, n, element
+
+
+def _first_accumulator(initializer, element, n, reverse):
+    """The accumulator to start from and the step it stands for: the initializer, else the first slice."""
+    if initializer is None:
+        return element(n - 1 if reverse else 0), 1
+    return initializer, 0
 
 
 def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap_memory=False, infer_shape=True,
@@ -58,14 +72,12 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap
     >>> tf.map_fn(lambda x: x * x, tf.constant([1.0, 2.0, 3.0])).numpy()
     array([1., 4., 9.], dtype=float32)
     """
-    fn, flat = converted(fn), [convert_to_tensor(t) for t in flatten(elems)]
+    fn, (flat, n, element) = converted(fn), _slices(elems)
     signature = fn_output_signature if fn_output_signature is not None else dtype
     out_dtypes, out_structure = _signature_dtypes(signature, elems)
-    n = _length(flat)
 
     def call(i):
-        return fn(pack_sequence_as(elems, _element(flat, i)) if not isinstance(elems, Tensor) else
-                  _element(flat, i)[0])
+        return fn(element(i))
 
     if not _traced(flat) and state.graph is None:
         from .array import stack, zeros
@@ -98,18 +110,8 @@ def scan(fn, elems, initializer=None, parallel_iterations=10, back_prop=True, sw
     >>> tf.scan(lambda a, x: a + x, tf.constant([1, 2, 3, 4])).numpy()
     array([ 1,  3,  6, 10], dtype=int32)
     """
-    fn, flat = converted(fn), [convert_to_tensor(t) for t in flatten(elems)]
-    n = _length(flat)
-
-    def element(i):
-        xs = _element(flat, i)
-        return xs[0] if isinstance(elems, Tensor) else pack_sequence_as(elems, xs)
-
-    if initializer is None:
-        first = n - 1 if reverse else 0
-        a, start = element(first), 1
-    else:
-        a, start = initializer, 0
+    fn, (flat, n, element) = converted(fn), _slices(elems)
+    a, start = _first_accumulator(initializer, element, n, reverse)
     acc_structure = a
     if not _traced(flat) and state.graph is None:
         from .array import stack
@@ -159,17 +161,8 @@ def foldr(fn, elems, initializer=None, parallel_iterations=10, back_prop=True, s
 
 
 def _fold(fn, elems, initializer, reverse):
-    fn, flat = converted(fn), [convert_to_tensor(t) for t in flatten(elems)]
-    n = _length(flat)
-
-    def element(i):
-        xs = _element(flat, i)
-        return xs[0] if isinstance(elems, Tensor) else pack_sequence_as(elems, xs)
-
-    if initializer is None:
-        a, start = element(n - 1 if reverse else 0), 1
-    else:
-        a, start = initializer, 0
+    fn, (flat, n, element) = converted(fn), _slices(elems)
+    a, start = _first_accumulator(initializer, element, n, reverse)
     if not _traced(flat) and state.graph is None:
         for step in range(start, n):
             a = fn(a, element(n - 1 - step if reverse else step))
@@ -197,16 +190,11 @@ def vectorized_map(fn, elems, fallback_to_while_loop=True, warn=True):
     >>> tf.vectorized_map(lambda x: tf.reduce_sum(x), tf.ones([3, 2])).numpy()
     array([2., 2., 2.], dtype=float32)
     """
-    fn, flat = converted(fn), [convert_to_tensor(t) for t in flatten(elems)]
-
-    def first_element():
-        xs = _element(flat, 0)
-        return xs[0] if isinstance(elems, Tensor) else pack_sequence_as(elems, xs)
-
     if state.graph is None:
         return map_fn(fn, elems)
+    fn, (_, _, element) = converted(fn), _slices(elems)
     from ..compiler.control_flow import trace_subgraph
-    _, structure = trace_subgraph(state.graph, lambda: fn(first_element()), (), "vectorized_map_probe",
+    _, structure = trace_subgraph(state.graph, lambda: fn(element(0)), (), "vectorized_map_probe",
                                   "vectorized_map's fn")
     from ..core.spec import TensorSpec
     signature = pack_sequence_as(structure, [TensorSpec(None, t.dtype) for t in flatten(structure)]) \

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from ...core.op import staged, state
-from ...core.tape import flatten
+from ...core.tape import describe_structure, flatten, same_structure
 from ...core.tensor import Tensor, Variable, convert_to_tensor
 from ...errors import InvalidArgumentError
 from ..graph import SymbolicTensor
@@ -121,9 +121,9 @@ def _verify_branch_vars(values, symbol_names, which):
 def _verify_cond_vars(body_vars, orelse_vars, symbol_names):
     """TF's errors naming the symbol when the branches disagree (tf.cond's own error otherwise)."""
     for name, a, b in zip(symbol_names, body_vars, orelse_vars):
-        if not _same_structure(a, b):
+        if not same_structure(a, b):
             raise TypeError(f"'{name}' must have the same nested structure in the main and else branches:\n\n"
-                            f"{_describe(a)}\n\nis not the same as\n\n{_describe(b)}")
+                            f"{describe_structure(a)}\n\nis not the same as\n\n{describe_structure(b)}")
         for x, y in zip(flatten(a), flatten(b)):
             x, y = _as_tensor(x), _as_tensor(y)
             if x is None or y is None:
@@ -343,9 +343,9 @@ def _verify_loop_init_vars(init_vars, symbol_names, first_iter_vars=None, extra_
 
 def _verify_tf_loop_vars(init_vars, entry_vars, exit_vars, symbol_names, invariants):
     for name, init, entry, exit_, invariant in zip(symbol_names, init_vars, entry_vars, exit_vars, invariants):
-        if not _same_structure(entry, exit_):
+        if not same_structure(entry, exit_):
             raise TypeError(f"'{name}' does not have the same nested structure after one iteration.\n\n"
-                            f"{_describe(entry)}\n\nis not the same as\n\n{_describe(exit_)}")
+                            f"{describe_structure(entry)}\n\nis not the same as\n\n{describe_structure(exit_)}")
         single = not isinstance(entry, (list, tuple, dict))
         for i, e, x in zip(flatten(init), flatten(entry), flatten(exit_)):
             _verify_single_loop_var(name, i, e, x, invariant if single else None)
@@ -390,26 +390,6 @@ def _as_tensor(v):
     if isinstance(v, (bool, int, float, np.ndarray, np.generic)):
         return convert_to_tensor(v)
     return None
-
-
-def _same_structure(a, b) -> bool:
-    if isinstance(a, dict) or isinstance(b, dict):
-        return isinstance(a, dict) and isinstance(b, dict) and sorted(a) == sorted(b) and \
-            all(_same_structure(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and not isinstance(a, Tensor) or isinstance(b, (list, tuple)):
-        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and \
-            all(_same_structure(x, y) for x, y in zip(a, b))
-    return True
-
-
-def _describe(x) -> str:
-    if isinstance(x, Tensor):
-        return f"tf.Tensor(shape={x.shape}, dtype={x.dtype.name})"
-    if isinstance(x, (list, tuple)):
-        return f"{type(x).__name__}({', '.join(_describe(v) for v in x)})"
-    if isinstance(x, dict):
-        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in x.items()) + "}"
-    return repr(x)
 
 
 # -- for ----------------------------------------------------------------------------------------------
