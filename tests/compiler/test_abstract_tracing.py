@@ -151,11 +151,11 @@ def test_inside_a_trace_a_relaxed_dim_is_none():
 
 def test_an_unused_failing_op_is_pruned_as_in_tensorflow():
     @tf.function
-    def unused_return_graph(x):
+    def gather_unused(x):
         tf.gather(x, [1])       # out of range for a length-1 x: TF prunes it, so it never runs
         return x
 
-    np.testing.assert_array_equal(unused_return_graph(tf.constant([0.0])).numpy(), [0.0])
+    np.testing.assert_array_equal(gather_unused(tf.constant([0.0])).numpy(), [0.0])
 
 
 def test_a_python_number_returned_is_a_tensor():

@@ -317,22 +317,20 @@ def test_python_numbers_as_loop_variables_become_tensors():
     assert count(f) == 1
 
 
-def test_guide_while_loop_prints_each_iteration_when_it_runs(capsys):
+def test_a_tensor_while_loop_prints_each_iteration_when_it_runs(capsys):
     @tf.function
-    def f(x):
-        while tf.reduce_sum(x) > 1:
+    def halve_until_small(x):
+        while tf.reduce_max(x) > 0.5:
             tf.print(x, output_stream=sys.stdout)
-            x = tf.tanh(x)
+            x = x * 0.5
         return x
 
-    result = f(tf.constant([5.0, 5.0]))
-    printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == "[5 5]" and len(printed) == 6
-    np.testing.assert_allclose(result.numpy(), f.python_function(tf.constant([5.0, 5.0])).numpy(), rtol=1e-6)
-    capsys.readouterr()
-    f(tf.constant([0.1, 0.1]))
+    result = halve_until_small(tf.constant([4.0, 2.0]))
+    assert capsys.readouterr().out.splitlines() == ["[4 2]", "[2 1]", "[1 0.5]"]
+    np.testing.assert_allclose(result.numpy(), [0.5, 0.25])
+    halve_until_small(tf.constant([0.1, 0.1]))
     assert capsys.readouterr().out == ""      # the loop ran 0 times: nothing printed
-    assert count(f) == 1
+    assert count(halve_until_small) == 1
 
 
 def test_while_with_break_continue_and_else():
@@ -654,137 +652,97 @@ def test_for_over_a_dataset_runs_the_function_eagerly():
     assert float(f(ds)) == 6.0
 
 
-def test_guide_train_over_a_python_list_unrolls_one_copy_per_item():
+def test_a_loop_over_a_python_list_unrolls_one_copy_per_item():
     @tf.function
-    def train(dataset):
-        loss = tf.constant(0)
-        for x, y in dataset:
-            loss += tf.abs(y - x)   # some dummy computation
-        return loss
+    def total_gap(pairs):
+        total = tf.constant(0)
+        for a, b in pairs:
+            total += tf.abs(a - b)
+        return total
 
-    small_data = [(1, 1)] * 3
-    big_data = [(1, 1)] * 10
-    assert int(train(small_data)) == 0 and int(train(big_data)) == 0 and int(train([(1, 3), (5, 2)])) == 5
-    # the loop unrolls: one copy of the body per item (tensors here: Python numbers fold while tracing)
+    assert int(total_gap([(2, 2)] * 3)) == 0 and int(total_gap([(1, 3), (5, 2)])) == 5
+    # one copy of the body per item (tensors here: Python numbers fold while tracing)
     one = tf.constant(1)
-    small = len(train.get_concrete_function([(one, one)] * 3).graph.eqns)
-    big = len(train.get_concrete_function([(one, one)] * 10).graph.eqns)
-    assert big > small > 0
+    short = len(total_gap.get_concrete_function([(one, one)] * 3).graph.eqns)
+    long = len(total_gap.get_concrete_function([(one, one)] * 10).graph.eqns)
+    assert long > short > 0
 
 
-def test_guide_fizzbuzz_over_a_tensor_traces_each_branch_once(capsys):
+def label_by_divisors(i):
+    """An if/elif chain on a tensor: each branch prints once when traced, tf.print each run."""
+    if i % 6 == 0:
+        print("traced: six")
+        tf.print("six", output_stream=sys.stdout)
+    elif i % 2 == 0:
+        print("traced: two")
+        tf.print("two", output_stream=sys.stdout)
+    elif i % 3 == 0:
+        print("traced: three")
+        tf.print("three", output_stream=sys.stdout)
+    else:
+        print("traced: other")
+        tf.print(i, output_stream=sys.stdout)
+
+
+TRACED_BRANCHES = ["traced: six", "traced: two", "traced: three", "traced: other"]
+
+
+def test_a_loop_over_a_tensor_traces_each_branch_once(capsys):
     @tf.function
-    def fizzbuzz(numbers):
+    def label_all(numbers):
         for i in numbers:
-            print('Tracing for loop')
-            if i % 15 == 0:
-                print('Tracing fizzbuzz branch')
-                tf.print('fizzbuzz', output_stream=sys.stdout)
-            elif i % 3 == 0:
-                print('Tracing fizz branch')
-                tf.print('fizz', output_stream=sys.stdout)
-            elif i % 5 == 0:
-                print('Tracing buzz branch')
-                tf.print('buzz', output_stream=sys.stdout)
-            else:
-                print('Tracing default branch')
-                tf.print(i, output_stream=sys.stdout)
+            print("traced: loop")
+            label_by_divisors(i)
 
-    fizzbuzz(tf.range(1, 16))
+    label_all(tf.range(1, 8))
     out = capsys.readouterr().out.splitlines()
-    assert out[:5] == ["Tracing for loop", "Tracing fizzbuzz branch", "Tracing fizz branch", "Tracing buzz branch",
-                       "Tracing default branch"]
-    assert out[5:] == ["1", "2", "fizz", "4", "buzz", "fizz", "7", "8", "fizz", "buzz", "11", "fizz", "13", "14",
-                       "fizzbuzz"]
-    fizzbuzz(tf.range(16, 31))                 # the same signature: no new trace, nothing printed by Python
-    assert capsys.readouterr().out.splitlines() == ["16", "17", "fizz", "19", "buzz", "fizz", "22", "23", "fizz",
-                                                     "buzz", "26", "fizz", "28", "29", "fizzbuzz"]
-    assert count(fizzbuzz) == 1
+    assert out[:5] == ["traced: loop"] + TRACED_BRANCHES
+    assert out[5:] == ["1", "two", "three", "two", "5", "six", "7"]
+    label_all(tf.range(8, 15))                 # the same signature: no new trace, nothing printed by Python
+    assert capsys.readouterr().out.splitlines() == ["two", "three", "two", "11", "six", "13", "two"]
+    assert count(label_all) == 1
 
 
-def test_guide_fizzbuzz_with_tf_range_of_a_traced_limit(capsys):
+def test_a_loop_over_tf_range_of_a_traced_limit(capsys):
     @tf.function
-    def fizzbuzz(n):
+    def label_up_to(n):
         for i in tf.range(1, n + 1):
-            print('Tracing for loop')
-            if i % 15 == 0:
-                print('Tracing fizzbuzz branch')
-                tf.print('fizzbuzz', output_stream=sys.stdout)
-            elif i % 3 == 0:
-                print('Tracing fizz branch')
-                tf.print('fizz', output_stream=sys.stdout)
-            elif i % 5 == 0:
-                print('Tracing buzz branch')
-                tf.print('buzz', output_stream=sys.stdout)
-            else:
-                print('Tracing default branch')
-                tf.print(i, output_stream=sys.stdout)
+            print("traced: loop")
+            label_by_divisors(i)
 
-    fizzbuzz(tf.constant(5))
-    fizzbuzz(tf.constant(20))
+    label_up_to(tf.constant(3))
+    label_up_to(tf.constant(12))
     out = capsys.readouterr().out.splitlines()
-    assert out[:5] == ["Tracing for loop", "Tracing fizzbuzz branch", "Tracing fizz branch", "Tracing buzz branch",
-                       "Tracing default branch"]
-    assert out[5:10] == ["1", "2", "fizz", "4", "buzz"] and out[-1] == "buzz" and len(out) == 30
-    assert count(fizzbuzz) == 1
+    assert out[:5] == ["traced: loop"] + TRACED_BRANCHES
+    assert out[5:8] == ["1", "two", "three"] and out[-1] == "six" and len(out) == 5 + 3 + 12
+    assert count(label_up_to) == 1
 
 
-def test_for_over_builtin_range_of_a_traced_tensor():
+def test_a_running_total_accumulates_in_a_tensor_array():
     @tf.function
-    def f(n):
-        s = tf.constant(0)
-        for i in range(n):
-            s += i * i
-        return s
-
-    assert int(f(tf.constant(4))) == 14 and int(f(tf.constant(6))) == 55
-    assert count(f) == 1
-
-
-def test_for_over_a_tensor_of_unknown_length():
-    @tf.function(input_signature=[tf.TensorSpec([None])])
-    def f(x):
-        s = tf.constant(0.0)
-        for v in x:
-            s += v
-        return s
-
-    assert float(f(tf.constant([1.0, 2.0]))) == 3.0 and float(f(tf.constant([1.0, 2.0, 3.0]))) == 6.0
-    assert count(f) == 1
-
-
-def rnn_step(inp, state):
-    return inp + state
-
-
-def test_guide_dynamic_rnn_accumulates_in_a_tensor_array():
-    @tf.function
-    def dynamic_rnn(rnn_step, input_data, initial_state):
-        # [batch, time, features] -> [time, batch, features]
-        input_data = tf.transpose(input_data, [1, 0, 2])
-        max_seq_len = input_data.shape[0]
-        states = tf.TensorArray(tf.float32, size=max_seq_len)
-        state = initial_state
-        for i in tf.range(max_seq_len):
-            state = rnn_step(input_data[i], state)
-            states = states.write(i, state)
-        return tf.transpose(states.stack(), [1, 0, 2])
+    def running_total(steps, start):
+        """steps: [time, features]; a static length from the shape, one loop step per row."""
+        totals = tf.TensorArray(tf.float32, size=steps.shape[0])
+        total = start
+        for t in tf.range(steps.shape[0]):
+            total = total + steps[t]
+            totals = totals.write(t, total)
+        return totals.stack()
 
     @tf.function
-    def dynamic_rnn_of_length(input_data, initial_state, n):
-        input_data = tf.transpose(input_data, [1, 0, 2])
-        states = tf.TensorArray(tf.float32, size=n)
-        state = initial_state
-        for i in tf.range(n):              # a traced length: a tf.while_loop carrying the TensorArray
-            state = rnn_step(input_data[i], state)
-            states = states.write(i, state)
-        return tf.transpose(states.stack(), [1, 0, 2])
+    def running_total_of_length(steps, start, n):
+        totals = tf.TensorArray(tf.float32, size=n)
+        total = start
+        for t in tf.range(n):              # a traced length: a tf.while_loop carrying the TensorArray
+            total = total + steps[t]
+            totals = totals.write(t, total)
+        return totals.stack()
 
-    x = tf.random.uniform([2, 3, 4])
-    expected = np.cumsum(x.numpy(), axis=1)
-    np.testing.assert_allclose(dynamic_rnn(rnn_step, x, tf.zeros([2, 4])).numpy(), expected, rtol=1e-5)
-    np.testing.assert_allclose(dynamic_rnn_of_length(x, tf.zeros([2, 4]), tf.constant(3)).numpy(), expected,
+    x = tf.random.uniform([3, 4])
+    expected = np.cumsum(x.numpy(), axis=0)
+    np.testing.assert_allclose(running_total(x, tf.zeros([4])).numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(running_total_of_length(x, tf.zeros([4]), tf.constant(3)).numpy(), expected,
                                rtol=1e-5)
-    np.testing.assert_allclose(dynamic_rnn_of_length(x, tf.zeros([2, 4]), tf.constant(2)).numpy(),
-                               expected[:, :2], rtol=1e-5)
-    assert count(dynamic_rnn_of_length) == 1
+    np.testing.assert_allclose(running_total_of_length(x, tf.zeros([4]), tf.constant(2)).numpy(),
+                               expected[:2], rtol=1e-5)
+    assert count(running_total_of_length) == 1
