@@ -23,14 +23,14 @@ from . import errors
 from . import ops as _ops
 from .ops.math import *  # noqa: F401,F403
 from .ops.array import *  # noqa: F401,F403
+from .ops.creation import *  # noqa: F401,F403
+from .ops.indexing import *  # noqa: F401,F403
 from .ops.reduce import *  # noqa: F401,F403
 from .ops.linalg import einsum, matmul, tensordot  # noqa: F401
 from .ops.clip import *  # noqa: F401,F403
-from .ops.control_flow import case, cond, switch_case, while_loop  # noqa: F401
-from .ops.tensor_array import TensorArray  # noqa: F401
-from .ops.functional import foldl, foldr, map_fn, scan, vectorized_map  # noqa: F401
 from .ops.math import abs, pow, round  # noqa: A004 - TF's names shadow builtins on purpose
-from .ops.array import range, slice  # noqa: A004
+from .ops.creation import range  # noqa: A004
+from .ops.indexing import slice  # noqa: A004
 from .ops.logging import print_ as print  # noqa: A004 - tf.print
 from .compiler import function  # noqa: F401
 from . import math, linalg, autodiff  # noqa: F401
@@ -41,9 +41,24 @@ __version__ = "0.1.0"
 def __getattr__(name):
     """Load the heavier packages (keras, data, nn, random, ...) on first use: import stays fast."""
     import importlib
-    if name in ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test", "nn", "random",
-                "autograph", "dtypes", "types"):
+    if name in _LAZY_PACKAGES:
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module
+    if name in _LAZY_OPS:
+        value = getattr(importlib.import_module(f"{__name__}.ops.{_LAZY_OPS[name]}"), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_PACKAGES) | set(_LAZY_OPS))
+
+
+_LAZY_PACKAGES = ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test", "nn", "random",
+                  "autograph", "dtypes", "types")
+# control flow and the functions over elements: loaded on first use, as the packages
+_LAZY_OPS = {"case": "control_flow", "cond": "control_flow", "switch_case": "control_flow",
+             "while_loop": "control_flow", "TensorArray": "tensor_array", "foldl": "functional",
+             "foldr": "functional", "map_fn": "functional", "scan": "functional", "vectorized_map": "functional"}

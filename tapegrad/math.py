@@ -2,4 +2,4 @@
 from .ops.math import *  # noqa: F401,F403
 from .ops.math import abs, pow, round  # noqa: F401
 from .ops.reduce import *  # noqa: F401,F403
-from .ops.array import unsorted_segment_sum  # noqa: F401
+from .ops.indexing import unsorted_segment_sum  # noqa: F401

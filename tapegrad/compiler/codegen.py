@@ -28,7 +28,8 @@ from ..core.aval import Dim, leaves_of
 from ..core.op import Op
 from ..core.source import generated
 from . import inplace
-from .graph import inline_regions, subgraphs, where
+from ..inspect.graph_view import short_site as where
+from .graph import inline_regions, subgraphs
 from .passes import options
 
 _serial = itertools.count()
@@ -114,7 +115,8 @@ class Writer:
         """Bind the sizes read from value `vid` that params use (after `vid` is made)."""
         for leaf in self._bound_after.get(vid, ()):
             name = self.leaf_names[leaf] = identifier(
-                f"{self.local.get(vid, 'v')}_{leaf.args[1]}" if leaf.op == "axis" else f"{self.local.get(vid, 'v')}_int",
+                f"{self.local.get(vid, 'v')}_{leaf.args[1]}" if leaf.op == "axis" else
+                f"{self.local.get(vid, 'v')}_int",
                 self.taken)
             source = self.ref(graph, vid)
             self.emit(indent, f"{name} = {source}.shape[{leaf.args[1]}]" if leaf.op == "axis" else
@@ -188,13 +190,16 @@ class Writer:
             kernel = self.global_(_label(op.inplace), op.inplace)
             target = self.ref(graph, into.into)
             if into.checks:
-                target += f" if {' and '.join(f'{self.ref(graph, i)}.flags.c_contiguous' for i in into.checks)} else None"
+                target += (
+                    f" if {' and '.join(f'{self.ref(graph, i)}.flags.c_contiguous' for i in into.checks)}"
+                    f" else None")
             return f"{outs[0]} = {kernel}({', '.join(self.ref(graph, i) for i in eqn.in_ids)}, out={target})"
         if type(op) is Op:
             static = {k: v for k, v in eqn.params.items() if not leaves_of(v)}
             dynamic = {k: v for k, v in eqn.params.items() if k not in static}
             kernel = self.global_("_" + op.name, functools.partial(op.impl, **static) if static else op.impl)
-            args = [self.ref(graph, i) for i in eqn.in_ids] + [f"{k}={self.param_code(v)}" for k, v in dynamic.items()]
+            args = [self.ref(graph, i) for i in eqn.in_ids] + [f"{k}={self.param_code(v)}"
+                                                               for k, v in dynamic.items()]
             return f"{outs[0]} = {kernel}({', '.join(args)})"
         kernel = self.global_("_call_" + op.name.split(".")[-1], op)
         call = f"{kernel}({', '.join(self.call_ref(graph, i) for i in eqn.in_ids)})"

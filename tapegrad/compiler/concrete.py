@@ -23,7 +23,8 @@ class ConcreteFunction:
     def __init__(self, function, signature, traced, run, source, structured=None, compiled=None):
         self._function = function
         self.signature = signature
-        self.graph = traced             # the program as traced (TF's FuncGraph): printed, interpreted under a tape
+        # the program as traced (TF's FuncGraph): printed, interpreted under a tape
+        self.graph = traced
         self.compiled_graph = compiled  # the program optimised: what the generated code (`code`) runs
         self._run = run
         self.code = source

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..core.aval import ShapedArray, public_shape
 from ..core.op import state
-from ..core.tape import GradientTape, UnconnectedGradients, describe_structure, flatten, pack_sequence_as
+from ..core.tape import GradientTape, UnconnectedGradients
+from ..core.nest import describe_structure, flatten, pack_sequence_as
 from ..core.tensor import Tensor, Variable, convert_to_tensor
 from .graph import Graph, SymbolicTensor
 from .interpret import run_graph
@@ -93,7 +94,8 @@ def _unify_inputs(graph, subs, firsts) -> list:
         for o in outer:
             inner = sub.captures.get(o)
             if inner is None:
-                inner = sub.placeholder(graph.avals[o].shape, graph.avals[o].dtype, graph.names[o] + "_unused")._id
+                inner = sub.placeholder(graph.avals[o].shape, graph.avals[o].dtype,
+                                        graph.names[o] + "_unused")._id
                 sub.inputs.remove(inner)
                 sub.captures[o] = inner
             own.append(inner)
@@ -154,7 +156,8 @@ class Cond(_ControlFlow):
 
     def abstract(self, avals, params):
         true, false = params["branches"]["true"], params["branches"]["false"]
-        return tuple(_joined(true.avals[a], false.avals[b], true, false) for a, b in zip(true.outputs, false.outputs))
+        return tuple(_joined(true.avals[a], false.avals[b], true, false)
+                     for a, b in zip(true.outputs, false.outputs))
 
     def write(self, w, graph, eqn, indent):
         w.emit(indent, f"if {w.ref(graph, eqn.in_ids[0])}:", eqn.site)
@@ -249,15 +252,16 @@ def _same_structure(a, b, ga, gb) -> None:
     except (TypeError, ValueError, StopIteration):
         same = False
     if not same:
-        raise ValueError(f"{_COND_STRUCTURE} true_fn returned {describe_structure(a)}, false_fn returned {describe_structure(b)}.")
+        raise ValueError(f"{_COND_STRUCTURE} true_fn returned {describe_structure(a)}, "
+                         f"false_fn returned {describe_structure(b)}.")
     for k, (oa, ob) in enumerate(zip(ga.outputs, gb.outputs)):
         ta, tb = ga.avals[oa], gb.avals[ob]
         if ta.dtype != tb.dtype:
-            raise TypeError(f"{_COND_STRUCTURE} Output {k} is {ta.dtype.name} in true_fn but {tb.dtype.name} in "
-                            f"false_fn.")
+            raise TypeError(f"{_COND_STRUCTURE} Output {k} is {ta.dtype.name} in true_fn but {tb.dtype.name} "
+                            f"in false_fn.")
         if ta.ndim != tb.ndim:
-            raise ValueError(f"{_COND_STRUCTURE} Output {k} has shape {public_shape(ta.shape)} in true_fn but "
-                             f"{public_shape(tb.shape)} in false_fn (a different rank).")
+            raise ValueError(f"{_COND_STRUCTURE} Output {k} has shape {public_shape(ta.shape)} in true_fn "
+                             f"but {public_shape(tb.shape)} in false_fn (a different rank).")
 
 
 def _packed(structure, outs):

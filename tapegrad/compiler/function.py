@@ -168,8 +168,8 @@ class Function:
                     name = f"__inference_{self.__name__}"
                     raise InvalidArgumentError(
                         f"cannot compute {name} as input #{at}(zero-based) was expected to be a "
-                        f"{dtypes.from_numpy(want.dtype).name} tensor but is a {dtypes.from_numpy(have.dtype).name} "
-                        f"tensor [Op:{name}]")
+                        f"{dtypes.from_numpy(want.dtype).name} tensor but is a "
+                        f"{dtypes.from_numpy(have.dtype).name} tensor [Op:{name}]")
                 _, want, have, value = problem
                 raise TypeError(concrete_binding_error(f"Can not cast {value} to {type_text(want)}", args,
                                                        kwargs, concrete))
@@ -181,7 +181,8 @@ class Function:
         # in state.active, is done by the compiled program itself)
         if state.active and (state.tapes or state.accumulators or state.graph is not None):
             tensors, variables = _arguments(bound, _as_tensor)
-            return pack_outputs(graph.output_structure, run_graph(graph, tensors, dict(zip(graph.variable_args, variables))))
+            return pack_outputs(graph.output_structure,
+                                run_graph(graph, tensors, dict(zip(graph.variable_args, variables))))
         arrays, variables = _arguments(bound, _as_array)
         try:
             return pack_outputs(graph.output_structure, concrete._program()(*arrays, *variables))
@@ -413,7 +414,8 @@ def _placeholder_nest(graph, value, sig, name, counter):
         label = name if counter[0] == 0 else f"{name}_{counter[0]}"
         counter[0] += 1
         return graph.placeholder(sig.shape, sig.dtype, label)
-    if isinstance(value, (list, tuple)) and isinstance(sig, tuple) and len(sig) == 2 and isinstance(sig[1], tuple):
+    if (isinstance(value, (list, tuple)) and isinstance(sig, tuple) and len(sig) == 2
+            and isinstance(sig[1], tuple)):
         items = [_placeholder_nest(graph, v, s, name, counter) for v, s in zip(value, sig[1])]
         return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
     if isinstance(value, dict) and isinstance(sig, tuple) and sig[:1] == ("dict",):

@@ -24,14 +24,11 @@ import types
 
 import numpy as np
 
-from ..core import dtypes
 from ..core.aval import Dim, ShapedArray, leaves_of, public_shape, substitute
 from ..core.op import (_OP_ERRORS, Eqn, _after, _error, _record_outputs, paused, state)
 from ..core.source import user_site
 from ..core.tensor import Tensor, Variable, next_id
 from ..errors import OperatorNotAllowedInGraphError
-from ..inspect.graph_view import short_dtype as _short
-from ..inspect.graph_view import short_site as where
 from .staging import Region, StagedCall, _replace_leaves, split_arguments, tensor_leaves
 
 GRAPH_HINT = ("Inside a tf.function, tensors are symbolic: use tf.print to see values when the "
@@ -75,10 +72,11 @@ class SymbolicTensor(Tensor):
 
     def __bool__(self):
         raise OperatorNotAllowedInGraphError(
-            f"Using a symbolic `tf.Tensor` as a Python `bool` is not allowed ({self._graph_name()}: its value "
-            f"exists only when the function runs). An `if`/`while` on a tensor in the function's own code is "
-            f"converted to tf.cond/tf.while_loop (AutoGraph); elsewhere (a lambda, code AutoGraph cannot read, "
-            f"`and`/`or` in library code, autograph=False) write tf.cond, tf.while_loop or tf.where. "
+            f"Using a symbolic `tf.Tensor` as a Python `bool` is not allowed ({self._graph_name()}: "
+            f"its value exists only when the function runs). An `if`/`while` on a tensor in the function's "
+            f"own code is converted to tf.cond/tf.while_loop (AutoGraph); elsewhere (a lambda, code AutoGraph "
+            f"cannot read, `and`/`or` in library code, autograph=False) write tf.cond, tf.while_loop or "
+            f"tf.where. "
             + GRAPH_HINT)
 
     def _python_value(self, what):
@@ -422,7 +420,7 @@ class Graph:
         if aval.ndim == 0:
             return Dim.value(vid)
         if aval.ndim == 1 and isinstance(aval.shape[0], int):
-            from ..ops.array import getitem
+            from ..ops.indexing import getitem
             return tuple(Dim.value(self.use(getitem(t, key=(k,)))) for k in range(aval.shape[0]))
         raise TypeError(f"A tensor of shape {public_shape(aval.shape)} cannot be used as a list of sizes "
                         f"inside a tf.function (its length must be known when it traces)")
@@ -445,60 +443,26 @@ class Graph:
         if arguments:
             raise ValueError(
                 f"A tf.Variable created inside a tf.function has an initial value computed from the "
-                f"function's arguments ({', '.join(self.names[i] for i in arguments)}): create it outside the "
-                f"function, or from values that do not depend on the arguments.")
+                f"function's arguments ({', '.join(self.names[i] for i in arguments)}): create it outside "
+                f"the function, or from values that do not depend on the arguments.")
         from .interpret import run_eqns
         with paused():
             env = run_eqns(self, eqns[::-1], {})
         return env[vid]
 
-    # -- printing ---------------------------------------------------------------------------
-    def var(self, vid: int) -> str:
-        return f"{self.names[vid]}:{_type(self.avals[vid])}"
-
+    # -- printing: printing.py ----------------------------------------------------------------
     def __str__(self) -> str:
         """The program as a typed, jaxpr-like listing: one line per equation, the user's line beside it."""
-        return "\n".join(self._lines(""))
+        from .printing import program_lines
+        return "\n".join(program_lines(self, ""))
 
     __repr__ = __str__
 
-    def _lines(self, indent: str) -> list:
-        lines = [f"{indent}{{ lambda {' '.join(self.var(i) for i in self.inputs)} ."]
-        if self.variables:
-            lines.append(f"{indent}  variables " + " ".join(self.var(i) for i in self.variables))
-        if self.constants:
-            lines.append(f"{indent}  constants " + " ".join(self.var(i) for i in self.constants))
-        lines.append(f"{indent}  let")
-        body = []
-        for eqn in self.eqns:
-            outs = " ".join(self.var(i) for i in eqn.out_ids) or "()"
-            params = ", ".join(f"{k}={_param_repr(v, self)}" for k, v in eqn.params.items() if not _is_graph(v))
-            head = eqn.op.name + (f"[{params}]" if params else "")
-            body.append((f"{indent}    {outs} = {head} {' '.join(self.names[i] for i in eqn.in_ids)}".rstrip(),
-                         where(eqn.site), [(k, v) for k, v in eqn.params.items() if _is_graph(v)]))
-        width = max((len(text) for text, _, _ in body), default=0)
-        for text, site, subgraphs in body:
-            lines.append(f"{text.ljust(width)}  # {site}")
-            for key, sub in subgraphs:
-                for k, g in (sub.items() if isinstance(sub, dict) else [(key, sub)]):
-                    lines.append(f"{indent}      {k}:")
-                    lines += g._lines(indent + "        ")
-        lines.append(f"{indent}  in ({', '.join(self.names[i] for i in self.outputs)}) }}")
-        return lines
-
-    def as_graph_def(self) -> "GraphDef":
+    def as_graph_def(self):
         """The program as TF's GraphDef view: one node per input, variable, constant and equation,
         each with its name, op and inputs (enough for code that lists or counts nodes)."""
-        nodes = [NodeDef(self.names[i], "Placeholder", ()) for i in self.inputs]
-        nodes += [NodeDef(self.names[i], "VarHandleOp", ()) for i in self.variables]
-        nodes += [NodeDef(self.names[i], "Const", ()) for i in self.constants]
-        for eqn in self.eqns:
-            ins = tuple(self.names[i] for i in eqn.in_ids)
-            nodes += [NodeDef(self.names[o], eqn.op.name, ins) for o in eqn.out_ids] or \
-                [NodeDef(self._unique(eqn.op.name), eqn.op.name, ins)]
-        nodes += [NodeDef(f"Identity_{k}" if k else "Identity", "Identity", (self.names[o],))
-                  for k, o in enumerate(self.outputs)]
-        return GraphDef(nodes)
+        from .printing import graph_def
+        return graph_def(self)
 
     # -- inspection: tapegrad/inspect/graph_view.py ----------------------------------------------
     def summary(self) -> str:
@@ -517,61 +481,9 @@ class Graph:
         return render(self, path, sources, targets)
 
 
-class NodeDef:
-    """A node of ``Graph.as_graph_def()``: name, op and input names, as TF's NodeDef has them."""
-
-    __slots__ = ("name", "op", "input")
-
-    def __init__(self, name, op, inputs):
-        self.name, self.op, self.input = name, op, list(inputs)
-
-    def __repr__(self):
-        lines = [f'name: "{self.name}"', f'op: "{self.op}"'] + [f'input: "{i}"' for i in self.input]
-        return "node {\n" + "".join(f"  {line}\n" for line in lines) + "}"
-
-
-class GraphDef:
-    """``Graph.as_graph_def()``: its nodes (``.node``); printed like TF's GraphDef text."""
-
-    __slots__ = ("node",)
-
-    def __init__(self, nodes):
-        self.node = nodes
-
-    def __repr__(self):
-        return "\n".join(repr(n) for n in self.node)
-
-
-def _type(aval) -> str:
-    return f"{_short(aval.dtype)}{list(public_shape(aval.shape))}"
-
-
 def _is_graph(v) -> bool:
-    return isinstance(v, Graph) or (isinstance(v, dict) and v and all(isinstance(g, Graph) for g in v.values()))
-
-
-def _param_repr(v, graph) -> str:
-    if isinstance(v, (dtypes.DType, np.dtype)):
-        return v.name
-    if isinstance(v, Dim):  # a size read when the program runs, spelled as it is read
-        return v.code(_SizeNames(graph))
-    if isinstance(v, tuple):
-        return "(" + ", ".join(_param_repr(x, graph) for x in v) + ("," if len(v) == 1 else "") + ")"
-    return repr(v)
-
-
-class _SizeNames(dict):
-    """How the printed program spells a size's leaves: ``x.shape[0]``, ``int(n)``."""
-
-    def __init__(self, graph):
-        super().__init__()
-        self.graph = graph
-
-    def __missing__(self, leaf):
-        vid = leaf.args[0]
-        owner = self.graph.owner(vid)
-        name = owner.names[vid] if owner is not None else f"%{vid}"
-        return f"{name}.shape[{leaf.args[1]}]" if leaf.op == "axis" else f"int({name})"
+    return isinstance(v, Graph) or \
+        (isinstance(v, dict) and v and all(isinstance(g, Graph) for g in v.values()))
 
 
 def read_variable(var: Variable) -> Tensor:
@@ -579,7 +491,8 @@ def read_variable(var: Variable) -> Tensor:
     from ..ops.symbolic import read_variable as op
     graph = state.graph
     vid = graph.use(var)
-    out = graph._outputs(var.name.rsplit(":", 1)[0].split("/")[-1], ShapedArray(var._value.shape, var._value.dtype))[0]
+    name = var.name.rsplit(":", 1)[0].split("/")[-1]
+    out = graph._outputs(name, ShapedArray(var._value.shape, var._value.dtype))[0]
     aval = graph.avals[vid]
     graph.eqns.append(Eqn.make(op, {}, (vid,), (aval,), (out._id,), out._value, user_site(3)))
     if state.tapes or state.accumulators:

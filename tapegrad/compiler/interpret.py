@@ -55,7 +55,8 @@ def run_eqns(graph, eqns, env: dict, variables=None) -> dict:
         ins = [value_of(graph, env, i) for i in eqn.in_ids]
         op = eqn.op
         if type(op) is Op:
-            env[eqn.out_ids[0]] = apply(op, ins, resolve(eqn.params, graph, env) if eqn.params else eqn.params)
+            env[eqn.out_ids[0]] = apply(op, ins,
+                                        resolve(eqn.params, graph, env) if eqn.params else eqn.params)
             continue
         if type(op) is Region and _read_later(eqns, n, graph):
             # a custom gradient's grad_fn reads values made inside it: those come from its equations,
@@ -74,7 +75,8 @@ def _read_later(eqns, n: int, graph) -> bool:
     inside = set()
     for eqn in _flat(eqns[n].op.eqns):
         inside.update(eqn.out_ids)
-    return any(i in inside for eqn in eqns[n + 1:] for i in eqn.in_ids) or any(o in inside for o in graph.outputs)
+    return (any(i in inside for eqn in eqns[n + 1:] for i in eqn.in_ids)
+            or any(o in inside for o in graph.outputs))
 
 
 def _flat(eqns):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core.aval import ShapedArray, public_shape
 from ..core.op import state
-from ..core.tape import flatten, pack_sequence_as
+from ..core.nest import flatten, pack_sequence_as
 from ..core.tensor import Tensor, Variable, convert_to_tensor
 from .control_flow import (_ControlFlow, _Tracing, _as_output, _read, _seed, _unify_inputs, _vjp_of, _zeros,
                            trace_subgraph)
@@ -37,7 +37,8 @@ class WhileLoop(_ControlFlow):
         for k, var in enumerate(avals[:n]):
             before, after = body.avals[body.inputs[k]].shape, body.avals[body.outputs[k]].shape
             # a dim the body provably keeps is the initial value's; one it may change is unknown
-            finals.append(ShapedArray(tuple(d if p == q and (isinstance(p, int) or body.outer_size(p) == d) else None
+            finals.append(ShapedArray(tuple(d if p == q and (isinstance(p, int) or body.outer_size(p) == d)
+                                            else None
                                             for d, p, q in zip(var.shape, before, after)), var.dtype))
         if params["backward"] is None:
             return tuple(finals)
@@ -101,7 +102,7 @@ class WhileLoop(_ControlFlow):
     def backward(self, g, out, inputs, cond, body, maximum_iterations, saved, backward):
         """Cotangents of the inputs: a loop from the last iteration to the first, each running the
         body's vjp (`backward`, traced with the forward loop) on that iteration's saved state."""
-        from ..ops.array import gather
+        from ..ops.indexing import gather
         n = len(body.outputs)
         finals, count, stacks = out[:n], out[n], out[n + 1:]
         g_finals, g_stacks = g[:n], g[n + 1:]
@@ -156,8 +157,8 @@ def _run_keeping(test, step, values, limit, saved):
 
 
 _SHAPE_CHANGE = ("Input tensor '{name}' enters the loop with shape {before}, but has shape {after} after one "
-                 "iteration. To allow the shape to vary across iterations, use the `shape_invariants` argument "
-                 "of tf.while_loop to specify a less-specific shape.")
+                 "iteration. To allow the shape to vary across iterations, use the `shape_invariants` "
+                 "argument of tf.while_loop to specify a less-specific shape.")
 
 
 def while_loop(cond, body, loop_vars, shape_invariants=None, maximum_iterations=None, names=None):
@@ -206,13 +207,15 @@ class _LoopTrace:
             leaves = flatten(result)
             outputs = []
             for k, leaf in enumerate(leaves):
-                if k < len(self.values) and _is_array(self.values[k]) and _is_array(leaf) and _component(leaf) is None:
+                if (k < len(self.values) and _is_array(self.values[k]) and _is_array(leaf)
+                        and _component(leaf) is None):
                     leaf = leaf._copy()
                     leaf._buffer = leaf._traced_buffer() if k not in self.elements else None
                 leaf = _component(leaf) if _is_array(leaf) else leaf
                 if leaf is None:
-                    raise ValueError(f"a TensorArray carried by the loop ({self.names[k]}) was not written to inside "
-                                     f"it and has no element shape: give element_shape=... when creating it")
+                    raise ValueError(f"a TensorArray carried by the loop ({self.names[k]}) was not written "
+                                     f"to inside it and has no element shape: give element_shape=... "
+                                     f"when creating it")
                 t = _as_output(sub, leaf, what)
                 outputs.append(sub.use(t) if not isinstance(t, Variable) else sub.use(_read(t)))
             sub.outputs = outputs
@@ -250,7 +253,8 @@ def _build(graph, run_cond, run_body, values, shape_invariants, maximum_iteratio
     cond_g, cond_result, cond_ids = loop.trace(graph, run_cond, "while_cond", "the loop condition")
     if len(cond_g.outputs) != 1 or cond_g.avals[cond_g.outputs[0]].dtype != np.bool_ or \
             cond_g.avals[cond_g.outputs[0]].ndim != 0:
-        raise TypeError(f"the condition of a while loop must return a scalar bool tensor, got {cond_result!r}")
+        raise TypeError(f"the condition of a while loop must return a scalar bool tensor, "
+                        f"got {cond_result!r}")
     body_g, _, body_ids = loop.trace(graph, run_body, "while_body", "the loop body")
     if len(body_g.outputs) != n:
         raise ValueError(f"The body of a while loop returned {len(body_g.outputs)} values for {n} loop "
@@ -263,7 +267,8 @@ def _build(graph, run_cond, run_body, values, shape_invariants, maximum_iteratio
             v = v._with_component(_zeros_of(outside, placeholder.dtype, v))
             values[k] = v
             if k not in cond_ids:
-                cond_ids[k] = cond_g.placeholder(placeholder.shape, placeholder.dtype, names[k] + "_unused")._id
+                cond_ids[k] = cond_g.placeholder(placeholder.shape, placeholder.dtype,
+                                                 names[k] + "_unused")._id
         flat.append(_component(v))
     for sub, ids in ((cond_g, cond_ids), (body_g, body_ids)):
         loop_ids = [ids[k] for k in range(n)]
@@ -288,9 +293,11 @@ def _check_loop_types(body, names) -> None:
     for k, (placeholder, o) in enumerate(zip(body.inputs, body.outputs)):
         before, after = body.avals[placeholder], body.avals[o]
         if before.dtype != after.dtype:
-            raise TypeError(f"Loop variable '{names[k]}' has dtype {before.dtype.name} before the loop, but dtype "
-                            f"{after.dtype.name} after one iteration. All loop variables must keep their dtype.")
-        if before.ndim != after.ndim or any(isinstance(b, int) and a != b for b, a in zip(before.shape, after.shape)):
+            raise TypeError(f"Loop variable '{names[k]}' has dtype {before.dtype.name} before the loop, "
+                            f"but dtype {after.dtype.name} after one iteration. All loop variables must "
+                            f"keep their dtype.")
+        if before.ndim != after.ndim or any(isinstance(b, int) and a != b
+                                            for b, a in zip(before.shape, after.shape)):
             raise ValueError(_SHAPE_CHANGE.format(name=names[k], before=public_shape(before.shape),
                                                   after=public_shape(after.shape)))
 
@@ -321,7 +328,8 @@ def _for_backward(graph, body, flat, outer) -> dict:
     float_caps = [k for k, c in enumerate(caps) if c.dtype.kind in "fc"]
     args = [(body.avals[i].shape, body.avals[i].dtype, f"state_{k}") for k, i in enumerate(body.inputs[:n])]
     args += [(c.shape, c.dtype, f"capture_{k}") for k, c in enumerate(caps)]
-    args += [(body.avals[body.outputs[k]].shape, body.avals[body.outputs[k]].dtype, f"ct_{k}") for k in float_vars]
+    args += [(body.avals[body.outputs[k]].shape, body.avals[body.outputs[k]].dtype, f"ct_{k}")
+             for k in float_vars]
 
     def vjp(*xs):
         inputs, cts = list(xs[:n + len(caps)]), list(xs[n + len(caps):])
@@ -364,7 +372,8 @@ def _invariant(v, invariant):
     inv = as_shape(invariant)
     if inv.rank is None:
         raise NotImplementedError("a shape invariant of unknown rank: give the rank, with None dims")
-    if len(inv) != len(shape) or any(i is not None and isinstance(d, int) and i != d for i, d in zip(inv, shape)):
+    if len(inv) != len(shape) or any(i is not None and isinstance(d, int) and i != d
+                                     for i, d in zip(inv, shape)):
         raise ValueError(f"The shape invariant {inv} is not compatible with the initial shape "
                          f"{public_shape(shape)} of a loop variable.")
     return tuple(d if i is not None else None for d, i in zip(shape, inv))
@@ -403,7 +412,8 @@ class DatasetLoop(_ControlFlow):
     def abstract(self, avals, params):
         body = params["body"]
         n = len(body.outputs)
-        return tuple(ShapedArray(tuple(d if p == q and (isinstance(p, int) or body.outer_size(p) == d) else None
+        return tuple(ShapedArray(tuple(d if p == q and (isinstance(p, int) or body.outer_size(p) == d)
+                                       else None
                                        for d, p, q in zip(var.shape, body.avals[body.inputs[k]].shape,
                                                           body.avals[body.outputs[k]].shape)), var.dtype)
                      for k, var in enumerate(avals[:n]))
@@ -425,7 +435,8 @@ class DatasetLoop(_ControlFlow):
             w.body(test, inner)
             w.emit(inner, f"if not {w.ref(test, test.outputs[0])}:")
             w.emit(inner + "    ", "break")
-        w.bind_inputs(body, carry + [f"{item}[{j}]" for j in range(m)] + [w.ref(graph, c) for c in caps], inner)
+        w.bind_inputs(body, carry + [f"{item}[{j}]" for j in range(m)] + [w.ref(graph, c) for c in caps],
+                      inner)
         w.body(body, inner)
         if carry:
             w.emit(inner, f"{', '.join(carry)}, = ({''.join(w.ref(body, o) + ', ' for o in body.outputs)})")
@@ -435,9 +446,11 @@ class DatasetLoop(_ControlFlow):
         n = len(body.outputs)
         caps = list(ins[n:])
         if state.graph is not None:  # an outer trace: traced again into its program
-            return dataset_loop(dataset, lambda element, *v: run_graph(body, list(v) + flatten(element) + caps,
-                                                                        variables), list(ins[:n]),
-                                None if test is None else lambda *v: run_graph(test, list(v) + caps, variables)[0])
+            return dataset_loop(dataset,
+                                lambda element, *v: run_graph(body, list(v) + flatten(element) + caps,
+                                                              variables), list(ins[:n]),
+                                None if test is None
+                                else lambda *v: run_graph(test, list(v) + caps, variables)[0])
         values = list(ins[:n])
         for element in dataset:
             if test is not None and not bool(run_graph(test, values + caps, variables)[0]):
@@ -462,7 +475,8 @@ def dataset_loop(dataset, body, loop_vars, extra_test=None):
     n = len(values)
     spec = flatten(dataset.element_spec)
     args = [(v._value.shape, v._value.dtype, f"loop_var_{k}") for k, v in enumerate(values)]
-    elements = [(tuple(s.shape) if s.shape.rank is not None else (), np.dtype(s.dtype.as_numpy_dtype), f"element_{j}")
+    elements = [(tuple(s.shape) if s.shape.rank is not None else (), np.dtype(s.dtype.as_numpy_dtype),
+                 f"element_{j}")
                 for j, s in enumerate(spec)]
 
     def run_body(*xs):
@@ -471,7 +485,8 @@ def dataset_loop(dataset, body, loop_vars, extra_test=None):
     body_g, _ = trace_subgraph(graph, run_body, args + elements, "dataset_body", "the loop body")
     test_g = None
     if extra_test is not None:
-        test_g, _ = trace_subgraph(graph, lambda *vs: extra_test(*vs), args, "dataset_test", "the loop's test")
+        test_g, _ = trace_subgraph(graph, lambda *vs: extra_test(*vs), args, "dataset_test",
+                                   "the loop's test")
     _check_loop_types(body_g, [f"loop_var_{k}" for k in range(n)])
     subs = (body_g,) if test_g is None else (body_g, test_g)
     outer = _unify_inputs(graph, subs, [n + len(spec), n][:len(subs)])

@@ -150,8 +150,8 @@ def _size_reads(eqn) -> set:
 
 
 def _with(eqn, in_ids=None, params=None) -> Eqn:
-    return Eqn.make(eqn.op, eqn.params if params is None else params, eqn.in_ids if in_ids is None else in_ids,
-                    eqn.inputs, eqn.out_ids, eqn.out, eqn.site)
+    return Eqn.make(eqn.op, eqn.params if params is None else params,
+                    eqn.in_ids if in_ids is None else in_ids, eqn.inputs, eqn.out_ids, eqn.out, eqn.site)
 
 
 def _foldable(eqn) -> bool:

@@ -85,7 +85,8 @@ def trace_type(value, aliases: dict):
                     (value._trainable, aliases.setdefault(id(value), len(aliases))))
     if isinstance(value, Tensor):  # the np.dtype, not its name: computing a name costs microseconds
         dtype, shape = value._value.dtype, value._value.shape
-        if type(value._value) is not np.ndarray:  # a traced tensor (a nested call): its symbolic sizes are None
+        # a traced tensor (a nested call): its symbolic sizes are None
+        if type(value._value) is not np.ndarray:
             shape = public_shape(shape)
         return Leaf(dtype if dtype.kind not in "US" else _STRING, shape)
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
@@ -220,8 +221,8 @@ def type_text(t) -> str:
     if isinstance(t, Leaf):
         if t.variable is None:
             return repr(TensorSpec(t.shape, dtypes.as_dtype(t.dtype)))
-        return (f"VariableSpec(shape={t.shape}, dtype={dtypes.as_dtype(t.dtype)!r}, trainable={t.variable[0]}, "
-                f"alias_id={t.variable[1]})")
+        return (f"VariableSpec(shape={t.shape}, dtype={dtypes.as_dtype(t.dtype)!r}, "
+                f"trainable={t.variable[0]}, alias_id={t.variable[1]})")
     kind = t[0]
     if kind == "python":
         return f"Literal[{t[2]!r}]"
@@ -241,7 +242,8 @@ class VariableSpec:
         self.shape, self.dtype, self.trainable, self.alias_id = shape, dtype, trainable, alias_id
 
     def __eq__(self, other):
-        return isinstance(other, VariableSpec) and (self.shape, self.dtype, self.trainable, self.alias_id) == \
+        return isinstance(other, VariableSpec) and \
+            (self.shape, self.dtype, self.trainable, self.alias_id) == \
             (other.shape, other.dtype, other.trainable, other.alias_id)
 
     def __hash__(self):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core.op import paused, state
 from ..core.sparse import IndexedSlices
-from ..core.tape import flatten
+from ..core.nest import flatten
 from ..core.tensor import Tensor, Variable
 
 

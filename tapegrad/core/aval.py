@@ -294,7 +294,8 @@ def broadcast_shapes(*shapes) -> tuple:
             e = s[i]
             if isinstance(e, int) and isinstance(d, int) and e != d and e != 1 and d != 1:
                 raise ValueError(f"Incompatible shapes: {list(shapes[0])} vs. {list(shapes[1])}"
-                                 if len(shapes) == 2 else f"shapes {[list(s) for s in shapes]} do not broadcast")
+                                 if len(shapes) == 2 else
+                                 f"shapes {[list(s) for s in shapes]} do not broadcast")
             d = dim_max(d, e)
         out.append(d)
     return tuple(out)
@@ -358,3 +359,61 @@ class ShapedArray:
 
     def __repr__(self):
         return f"ShapedArray({self.short()})"
+
+
+# -- an op's result type without a shape rule (Op.abstract's fallbacks) --------------------------
+
+_dtype_cache: dict = {}
+
+
+def elementwise_dtype(op, avals, params):
+    """The dtype an elementwise op's forward gives for these input dtypes (run on one element)."""
+    try:
+        key = (op, tuple(a.dtype for a in avals), tuple(params.items()) if params else ())
+        hash(key)
+    except TypeError:
+        key = None
+    dtype = _dtype_cache.get(key) if key is not None else None
+    if dtype is None:
+        with np.errstate(all="ignore"):
+            dtype = np.asarray(op.impl(*[np.ones((1,), a.dtype) for a in avals], **params)).dtype
+        if key is not None:
+            _dtype_cache[key] = dtype
+    return dtype
+
+
+_SENTINELS = ((5, 7, 11, 13, 17, 19, 23, 29), (31, 37, 41, 43, 47, 53, 59, 61))
+
+
+def abstract_by_running(op, avals, params):
+    """An op's result type without a shape rule: its forward run on zero-memory placeholders.
+
+    Each symbolic size takes a stand-in value, twice with different values: a result dim that
+    changes with them depends on a symbolic one and is left None (read when the program
+    runs); one that does not is static.
+    """
+    leaves = sorted(leaves_of(tuple(a.shape for a in avals)) | leaves_of(params), key=repr)
+    if len(leaves) > len(_SENTINELS[0]):
+        raise TypeError(f"{op.name}: too many symbolic dims to infer its result's shape; "
+                        f"declare a shape rule")
+    results = []
+    for sizes in _SENTINELS[:2 if leaves else 1]:
+        env = dict(zip(leaves, sizes))
+        arrays = [np.broadcast_to(np.zeros((), a.dtype), _substituted(a.shape, env)) for a in avals]
+        with np.errstate(all="ignore"):
+            results.append(op.impl(*arrays, **_substituted(params, env)))
+    if isinstance(results[0], tuple):
+        return tuple(_type_of(*[r[k] for r in results]) for k in range(len(results[0])))
+    return _type_of(*results)
+
+
+def _type_of(*arrays) -> ShapedArray:
+    first = np.asarray(arrays[0])
+    shape = tuple(d if all(np.shape(a)[k] == d for a in arrays[1:]) else None
+                  for k, d in enumerate(first.shape))
+    return ShapedArray(shape, first.dtype)
+
+
+def _substituted(x, env):
+    """x with each Dim replaced by its value given its leaves' values (env)."""
+    return substitute(x, env.__getitem__)

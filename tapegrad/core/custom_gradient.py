@@ -16,7 +16,8 @@ import inspect
 
 from .op import Eqn, paused, state
 from .source import user_site
-from .tape import GradientTape, flatten, pack_sequence_as
+from .tape import GradientTape
+from .nest import flatten, pack_sequence_as
 from .tensor import Tensor, Variable, convert_to_tensor, next_id
 
 
@@ -154,7 +155,7 @@ def _push_tangents(vjps, inputs, outs) -> None:
 
 
 def _zeros_like(t):
-    from ..ops.array import zeros_like
+    from ..ops.creation import zeros_like
     return zeros_like(t)
 
 

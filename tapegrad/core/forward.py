@@ -7,7 +7,8 @@ computed with tapegrad ops, so an enclosing GradientTape records them
 from __future__ import annotations
 
 from .op import state
-from .tape import UnconnectedGradients, _unconnected, flatten, pack_sequence_as
+from .tape import UnconnectedGradients, _unconnected
+from .nest import flatten, pack_sequence_as
 from .tensor import Tensor, convert_to_tensor, next_id
 
 
@@ -63,7 +64,7 @@ class ForwardAccumulator:
     def jvp(self, primals, unconnected_gradients=UnconnectedGradients.NONE):
         """The tangent of each of `primals` (a nest), None where it does not depend on the watched ones."""
         zero = _unconnected(unconnected_gradients)
-        from ..ops.array import zeros_like
+        from ..ops.creation import zeros_like
         out = []
         for p in flatten(primals):
             t = self._tangents.get(p._id) if p._id else None
@@ -116,7 +117,7 @@ def transpose_vjp(vjps, ks, out, tensors, tangents, params, outs=None):
     through the vjp gives the forward-mode answer (TF's "double vjp").
     """
     from .tape import GradientTape
-    from ..ops.array import zeros_like
+    from ..ops.creation import zeros_like
     from ..ops.reduce import reduce_sum
     outs = [out] if outs is None else outs
     us = [zeros_like(o) for o in outs]

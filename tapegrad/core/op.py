@@ -12,7 +12,7 @@ from input k's tangent, both written in tapegrad ops so they can be differentiat
 again.  Cotangents may have the broadcast output shape: the engine sums them back
 to the input's shape.  Arguments of the forward without a default are tensors;
 those with a default are static params.  Tensor methods, ``tf.*`` names, the tape,
-the test generator and (later) the compiler all read this registry.
+the test generator and the compiler all read this registry.
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from operator import itemgetter
 import numpy as np
 
 from . import dtypes
-from .aval import Dim, ShapedArray, broadcast_shapes, leaves_of, public_shape, substitute
+from . import aval
+from .aval import Dim, ShapedArray, broadcast_shapes, public_shape
 from .source import format_site, user_site
 from .state import note_break, note_shadow, state
 from .tensor import Tensor, Variable, convert_to_array, next_id
@@ -242,8 +243,8 @@ class Op:
             return self.shape_rule(*avals, **params)
         if self.elementwise:
             return ShapedArray(broadcast_shapes(*[a.shape for a in avals]),
-                               _elementwise_dtype(self, avals, params))
-        return abstract_by_running(self, avals, params)
+                               aval.elementwise_dtype(self, avals, params))
+        return aval.abstract_by_running(self, avals, params)
 
     def __call__(self, *args, **kwargs):
         n = self.n_in
@@ -307,8 +308,9 @@ class Op:
         else:
             for i in same:
                 a = args[i]
-                if a is not None and not isinstance(a, (Dim, list, tuple)) or isinstance(a, (list, tuple)) and \
-                        not any(isinstance(v, _TENSORS) for v in _flat_items(a)):
+                python_list = isinstance(a, (list, tuple)) and \
+                    not any(isinstance(v, _TENSORS) for v in _flat_items(a))
+                if a is not None and not isinstance(a, (Dim, list, tuple)) or python_list:
                     try:
                         anchor = convert_to_array(a).dtype
                     except (TypeError, ValueError):
@@ -339,60 +341,6 @@ class Op:
                 except (TypeError, ValueError) as e:
                     raise type(e)(f"{self.name}: input #{i}: {e} (at {format_site(user_site())})") from None
         return out
-
-
-_dtype_cache: dict = {}
-
-
-def _elementwise_dtype(op, avals, params):
-    """The dtype an elementwise op's forward gives for these input dtypes (run on one element)."""
-    try:
-        key = (op, tuple(a.dtype for a in avals), tuple(params.items()) if params else ())
-        hash(key)
-    except TypeError:
-        key = None
-    dtype = _dtype_cache.get(key) if key is not None else None
-    if dtype is None:
-        with np.errstate(all="ignore"):
-            dtype = np.asarray(op.impl(*[np.ones((1,), a.dtype) for a in avals], **params)).dtype
-        if key is not None:
-            _dtype_cache[key] = dtype
-    return dtype
-
-
-_SENTINELS = ((5, 7, 11, 13, 17, 19, 23, 29), (31, 37, 41, 43, 47, 53, 59, 61))
-
-
-def abstract_by_running(op, avals, params):
-    """An op's result type without a shape rule: its forward run on zero-memory placeholders.
-
-    Each symbolic size takes a stand-in value, twice with different values: a result dim that
-    changes with them depends on a symbolic one and is left None (read when the program
-    runs); one that does not is static.
-    """
-    leaves = sorted(leaves_of(tuple(a.shape for a in avals)) | leaves_of(params), key=repr)
-    if len(leaves) > len(_SENTINELS[0]):
-        raise TypeError(f"{op.name}: too many symbolic dims to infer its result's shape; declare a shape rule")
-    results = []
-    for sizes in _SENTINELS[:2 if leaves else 1]:
-        env = dict(zip(leaves, sizes))
-        arrays = [np.broadcast_to(np.zeros((), a.dtype), _substituted(a.shape, env)) for a in avals]
-        with np.errstate(all="ignore"):
-            results.append(op.impl(*arrays, **_substituted(params, env)))
-    if isinstance(results[0], tuple):
-        return tuple(_type_of(*[r[k] for r in results]) for k in range(len(results[0])))
-    return _type_of(*results)
-
-
-def _type_of(*arrays) -> ShapedArray:
-    first = np.asarray(arrays[0])
-    shape = tuple(d if all(np.shape(a)[k] == d for a in arrays[1:]) else None for k, d in enumerate(first.shape))
-    return ShapedArray(shape, first.dtype)
-
-
-def _substituted(x, env):
-    """x with each Dim replaced by its value given its leaves' values (env)."""
-    return substitute(x, env.__getitem__)
 
 
 def _flat_items(value):
@@ -524,8 +472,8 @@ def _record_outputs(op, tensors, outs, params) -> None:
             tape._eqns.append(eqn)
             tape._ids.update(o._id for o in outs if o._value.dtype.kind in "fc")
     if state.accumulators:
-        raise NotImplementedError(f"forward-mode differentiation (ForwardAccumulator) through {op.name} inside "
-                                  f"a tf.function is not supported; use a GradientTape")
+        raise NotImplementedError(f"forward-mode differentiation (ForwardAccumulator) through {op.name} "
+                                  f"inside a tf.function is not supported; use a GradientTape")
 
 
 def defop(vjp=None, jvp=None, saves="inputs", domain=None, same_dtype=None, method=None,

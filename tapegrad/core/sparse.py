@@ -33,7 +33,7 @@ class IndexedSlices:
         return TensorShape(self.dense_shape if self.dense_shape is not None else None)
 
     def __tapegrad_dense__(self) -> Tensor:
-        from ..ops.array import unsorted_segment_sum
+        from ..ops.indexing import unsorted_segment_sum
         if self.dense_shape is None:
             warnings.warn("Converting sparse IndexedSlices to a dense Tensor of unknown shape. "
                           "This may consume a large amount of memory.", UserWarning, stacklevel=3)

@@ -34,8 +34,8 @@ class _State(threading.local):
     def refresh(self) -> None:
         """Recompute `active` after removing something (adding just sets it True)."""
         now = self.__dict__  # this thread's attributes: one thread-local lookup instead of six
-        now["active"] = bool(now["tapes"] or now["accumulators"] or now["graph"] is not None or now["numerics"]
-                             or now["shadows"])
+        now["active"] = bool(now["tapes"] or now["accumulators"] or now["graph"] is not None
+                             or now["numerics"] or now["shadows"])
 
 
 state = _State()

@@ -15,9 +15,9 @@ import sys
 import numpy as np
 
 from .aval import ShapedArray, is_static
+from .nest import flatten, pack_sequence_as
 from .op import _new_tensor, state
 from .state import MAX_NOTES
-from .shape import TensorShape
 from .sparse import IndexedSlices
 from .tensor import Tensor, Variable, convert_to_tensor, next_id
 from .source import format_site, user_site
@@ -40,60 +40,6 @@ def variable_created(var) -> None:
     """Tell this thread's listeners (tf.function's first-trace rule) of a new variable."""
     for listener in state.creation_listeners:
         listener(var)
-
-
-def flatten(structure):
-    """Flatten a nest of lists/tuples/dicts (dicts in sorted key order, as tf.nest)."""
-    if isinstance(structure, Tensor):
-        return [structure]
-    if isinstance(structure, dict):
-        return [x for k in sorted(structure) for x in flatten(structure[k])]
-    if isinstance(structure, (list, tuple)) and not hasattr(structure, "_fields") and \
-            not isinstance(structure, TensorShape):  # a shape is a leaf (a loop's shape invariant)
-        return [x for s in structure for x in flatten(s)]
-    if isinstance(structure, tuple) and not isinstance(structure, TensorShape):  # namedtuple
-        return [x for s in structure for x in flatten(s)]
-    return [structure]
-
-
-def pack_sequence_as(structure, flat):
-    if isinstance(structure, Tensor):
-        return flat[0]
-    return _packed(structure, iter(flat))
-
-
-def _packed(s, it):
-    # a module function, not a closure calling itself: that would be a reference cycle per call,
-    # keeping every step's gradients alive until the cycle collector runs
-    if isinstance(s, dict):
-        return type(s)((k, _packed(s[k], it)) for k in sorted(s)) if type(s) is dict else \
-            type(s)({k: _packed(s[k], it) for k in sorted(s)})
-    if isinstance(s, (list, tuple)):
-        items = [_packed(x, it) for x in s]
-        return type(s)(*items) if hasattr(s, "_fields") else type(s)(items)
-    return next(it)
-
-
-def same_structure(a, b) -> bool:
-    """Whether two nests have the same lists, tuples and dicts (leaves may differ)."""
-    if isinstance(a, dict) or isinstance(b, dict):
-        return isinstance(a, dict) and isinstance(b, dict) and sorted(a) == sorted(b) and \
-            all(same_structure(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and not isinstance(a, Tensor) or isinstance(b, (list, tuple)):
-        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and \
-            all(same_structure(x, y) for x, y in zip(a, b))
-    return True
-
-
-def describe_structure(x) -> str:
-    """A nest for an error message: its containers, and each tensor's shape and dtype."""
-    if isinstance(x, Tensor):
-        return f"tf.Tensor(shape={x.shape}, dtype={x.dtype.name})"
-    if isinstance(x, (list, tuple)):
-        return f"{type(x).__name__}({', '.join(describe_structure(v) for v in x)})"
-    if isinstance(x, dict):
-        return "{" + ", ".join(f"{k!r}: {describe_structure(v)}" for k, v in x.items()) + "}"
-    return repr(x)
 
 
 class GradientTape:
@@ -410,7 +356,8 @@ class GradientTape:
             cts = _batched_backprop(self._eqns, target._id, seed.reshape((m,) + tshape), {source._id})
             ct = cts.get(source._id)
         self._end_use()
-        from ..ops.array import reshape, transpose, zeros
+        from ..ops.array import reshape, transpose
+        from ..ops.creation import zeros
         if ct is None:
             return zeros(tshape + sshape[1:], dtype=source.dtype)
         if isinstance(ct, IndexedSlices):
@@ -469,7 +416,7 @@ def _unconnected(value) -> bool:
 
 
 def _ones(value) -> Tensor:
-    if type(value) is ShapedArray:  # a traced target: ones of its (symbolic) shape, made when the program runs
+    if type(value) is ShapedArray:  # a traced target: ones of its (symbolic) shape, made when it runs
         from ..ops.array import broadcast_to
         return broadcast_to(Tensor(np.ones((), value.dtype)), value.shape)
     seed = np.empty(value.shape, value.dtype)
@@ -486,7 +433,7 @@ def _result(source, ct, zero: bool):
 
 
 def _result_zero(shape, source):
-    from ..ops.array import zeros
+    from ..ops.creation import zeros
     return zeros(shape, dtype=source.dtype)
 
 
@@ -569,7 +516,7 @@ def _batched_backprop(eqns, target_id, seed: np.ndarray, source_ids):
     for sid in source_ids:
         per_row = [r.get(sid) for r in rows]
         if any(p is not None for p in per_row):
-            from ..ops.array import zeros_like
+            from ..ops.creation import zeros_like
             anchor = next(p for p in per_row if p is not None)
             anchor = anchor.__tapegrad_dense__() if isinstance(anchor, IndexedSlices) else anchor
             out[sid] = stack([zeros_like(anchor) if p is None else
@@ -620,7 +567,8 @@ def _fit(ct, op, inputs, k: int, batch_dims: int, site=None):
 
 def _accumulate(a, b):
     if isinstance(a, IndexedSlices) or isinstance(b, IndexedSlices):
-        from ..ops.array import concat, range as tf_range
+        from ..ops.array import concat
+        from ..ops.creation import range as tf_range
         parts = []
         for x in (a, b):
             if isinstance(x, IndexedSlices):

@@ -132,7 +132,8 @@ class Tensor:
         return f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, numpy={_numpy_repr(self._value)}>"
 
     def __str__(self) -> str:
-        return f"tf.Tensor({np.array2string(np.asarray(self._value))}, shape={self.shape}, dtype={self.dtype.name})"
+        return (f"tf.Tensor({np.array2string(np.asarray(self._value))}, shape={self.shape}, "
+                f"dtype={self.dtype.name})")
 
     def __reduce__(self):
         raise TypeError("tapegrad tensors are not pickled; save with .numpy() and np.save")

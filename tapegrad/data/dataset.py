@@ -496,7 +496,8 @@ class Dataset:
     def _restore_from_tensors(self, tensors: dict) -> None:
         """Set the shuffles' epoch counts from ``_serialize_to_tensors`` of the same pipeline."""
         counts = np.asarray(tensors.get("shuffle_epochs", np.zeros(0, np.int64)))
-        if counts.shape != (len(self._shuffle_epochs),) or counts.dtype.kind not in "iu" or (counts < 0).any():
+        if (counts.shape != (len(self._shuffle_epochs),) or counts.dtype.kind not in "iu"
+                or (counts < 0).any()):
             raise ValueError(f"Cannot restore the dataset: the checkpoint has the epoch counts "
                              f"{counts.tolist()}, this pipeline has {len(self._shuffle_epochs)} shuffle(s).")
         for epochs, count in zip(self._shuffle_epochs, counts.tolist()):
@@ -680,9 +681,10 @@ def _next_element(iterator):
 def _element_placeholders(iterator):
     """What tracing continues with: tensors of the element's types (None dims: sizes read when it runs)."""
     from ..core.aval import ShapedArray
-    return _nest.map_structure(lambda s: Tensor(ShapedArray(tuple(s.shape) if s.shape.rank is not None else (),
-                                                            np.dtype(s.dtype.as_numpy_dtype))),
-                               iterator.element_spec)
+    return _nest.map_structure(
+        lambda s: Tensor(ShapedArray(tuple(s.shape) if s.shape.rank is not None else (),
+                                     np.dtype(s.dtype.as_numpy_dtype))),
+        iterator.element_spec)
 
 
 _staged_next = staged(trace_result=_element_placeholders)(_next_element)

@@ -29,7 +29,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.aval import public_shape
 from ..core.source import site_line
-from ..core.tape import flatten
+from ..core.nest import flatten
 from ..core.tensor import Tensor
 
 __all__ = ["Summary", "summary", "to_dot", "render"]
@@ -87,7 +87,8 @@ class Program:
             return []
         e = self.eqns[n]
         outs = e.out if isinstance(e.out, tuple) else (e.out,)
-        return [(vid, t._value) for vid, t in zip(self.reads[n], e.inputs) if isinstance(t._value, np.ndarray)] + \
+        return [(vid, t._value) for vid, t in zip(self.reads[n], e.inputs)
+                if isinstance(t._value, np.ndarray)] + \
             [(oid, o._value) for oid, o in zip(e.out_ids, outs) if isinstance(o._value, np.ndarray)]
 
 
@@ -185,7 +186,8 @@ def from_graph(graph) -> Program:
     roles.update((i, "variable") for i in graph.variables)
     roles.update((i, "constant") for i in graph.constants)
     for vid, aval in graph.avals.items():
-        prog.add(vid, Value(graph.names[vid], public_shape(aval.shape), aval.dtype, roles.get(vid, "intermediate")))
+        prog.add(vid, Value(graph.names[vid], public_shape(aval.shape), aval.dtype,
+                            roles.get(vid, "intermediate")))
     prog.eqns = list(graph.eqns)
     prog.reads = [tuple(e.in_ids) for e in graph.eqns]
     prog.sources, prog.targets = set(graph.inputs), set(graph.outputs)
@@ -389,8 +391,8 @@ def to_dot(obj, sources=None, targets=None) -> str:
     for n, e in enumerate(prog.eqns):
         ins = [value(i) for i in prog.reads[n]]
         grey = "" if n in path else ", color=grey60, fontcolor=grey60"
-        lines.append(f"  op{n} [label={_quote(f'#{n} {e.op.name}' + chr(10) + short_site(e.site))}, shape=box, "
-                     f"style=\"rounded,filled\", fillcolor=\"#f4f4f4\"{grey}];")
+        lines.append(f"  op{n} [label={_quote(f'#{n} {e.op.name}' + chr(10) + short_site(e.site))}, "
+                     f"shape=box, style=\"rounded,filled\", fillcolor=\"#f4f4f4\"{grey}];")
         for k, name in enumerate(ins):
             label = f" [label=\"{k}\"]" if len(ins) > 1 else ""
             lines.append(f"  {name} -> op{n}{label};")

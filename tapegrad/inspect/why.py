@@ -15,7 +15,8 @@ import threading
 from dataclasses import dataclass
 
 from ..core.source import format_site, site_line
-from ..core.tape import flatten, on_path
+from ..core.tape import on_path
+from ..core.nest import flatten
 from ..core.tensor import Tensor, Variable
 
 __all__ = ["why_none", "Explanation", "Reason"]

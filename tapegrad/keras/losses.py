@@ -478,7 +478,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     if labels.ndim == y_pred.ndim and tuple(labels.shape[-1:]) == (1,):
         labels = squeeze(labels, -1)
     if y_pred.ndim < 1:
-        raise ValueError(f"Argument `output` must be at least rank 1. Received: output.shape={_shape(y_pred)}")
+        raise ValueError(f"Argument `output` must be at least rank 1. "
+                         f"Received: output.shape={_shape(y_pred)}")
     if labels.ndim != y_pred.ndim - 1:
         raise ValueError("Argument `output` must have rank (ndim) `target.ndim - 1`. Received: "
                          f"target.shape={labels.shape}, output.shape={_shape(y_pred)}")

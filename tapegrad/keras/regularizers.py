@@ -8,7 +8,8 @@ import math
 
 from .. import ops  # noqa: F401  (registers every op)
 from ..core.tensor import convert_to_tensor
-from ..ops.array import eye, transpose
+from ..ops.array import transpose
+from ..ops.creation import eye
 from ..ops.linalg import matmul
 from ..ops.math import abs as _abs, maximum, sqrt, square
 from ..ops.reduce import reduce_sum

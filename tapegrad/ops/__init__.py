@@ -1,10 +1,10 @@
 """The op families, one module each.  ``import tapegrad`` loads the core families (they attach
 the Tensor operators); nn, conv and random load on first use of ``tf.nn``/``tf.random`` (or of
 Keras).  ``load_all()`` registers every primitive - what the registry's tests iterate."""
-from . import math, array, reduce, linalg, symbolic  # noqa: F401
+from . import math, array, creation, indexing, reduce, linalg, symbolic  # noqa: F401
 
-FAMILIES = ("math", "array", "reduce", "linalg", "symbolic", "tensor_array", "clip", "control_flow", "logging", "debugging", "nn", "conv",
-            "random")
+FAMILIES = ("math", "array", "creation", "indexing", "reduce", "linalg", "symbolic", "tensor_array", "clip",
+            "control_flow", "logging", "debugging", "nn", "conv", "random")
 
 
 def load_all() -> None:

@@ -9,7 +9,7 @@ traced once, the loop body once, and the compiled program decides when it runs.
 from __future__ import annotations
 
 from ..core.op import state
-from ..core.tape import flatten, pack_sequence_as
+from ..core.nest import flatten, pack_sequence_as
 
 __all__ = ["cond", "case", "switch_case", "while_loop"]
 
@@ -76,8 +76,8 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
         held = sum(bool(p) for p, _ in pairs)
         if held > 1:
             from ..errors import InvalidArgumentError
-            raise InvalidArgumentError(f"Input error: exclusive=True: more than 1 conditions ({held}) evaluated "
-                                       f"as True")
+            raise InvalidArgumentError(f"Input error: exclusive=True: more than 1 conditions ({held}) "
+                                       f"evaluated as True")
     if default is None:  # TF: the last pair's function is the default when none is given
         *pairs, (_, default) = pairs
     result = default

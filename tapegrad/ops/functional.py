@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..core import dtypes
 from ..core.op import state
-from ..core.tape import flatten, pack_sequence_as
+from ..core.nest import flatten, pack_sequence_as
 from ..core.tensor import Tensor, convert_to_tensor
 from .control_flow import converted, while_loop
 
@@ -51,7 +51,7 @@ def _slices(elems):
     n = _length(flat)
 
     def element(i):
-        from .array import gather
+        from .indexing import gather
         xs = [gather(t, i) for t in flat]
         return xs[0] if isinstance(elems, Tensor) else pack_sequence_as(elems, xs)
     return flat, n, element
@@ -64,8 +64,8 @@ def _first_accumulator(initializer, element, n, reverse):
     return initializer, 0
 
 
-def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap_memory=False, infer_shape=True,
-           name=None, fn_output_signature=None):
+def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap_memory=False,
+           infer_shape=True, name=None, fn_output_signature=None):
     """``fn`` applied to each slice of `elems` along axis 0, the results stacked.
 
     >>> import tapegrad as tf
@@ -80,7 +80,8 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap
         return fn(element(i))
 
     if not _traced(flat) and state.graph is None:
-        from .array import stack, zeros
+        from .array import stack
+        from .creation import zeros
         if n == 0:
             return pack_sequence_as(out_structure, [zeros((0,), dt) for dt in out_dtypes])
         first = call(0)
@@ -93,13 +94,13 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap
     def body(i, *arrays):
         outs = flatten(call(i))
         if len(outs) != len(arrays):
-            raise ValueError(f"map_fn: fn returned {len(outs)} tensors but the output signature has {len(arrays)}; "
-                             f"pass fn_output_signature= to describe fn's output")
+            raise ValueError(f"map_fn: fn returned {len(outs)} tensors but the output signature has "
+                             f"{len(arrays)}; pass fn_output_signature= to describe fn's output")
         return [i + 1] + [a.write(i, convert_to_tensor(o, dtype=a.dtype)) for a, o in zip(arrays, outs)]
 
     result = while_loop(lambda i, *_: i < n, body, [0] + arrays)
-    return pack_sequence_as(out_structure, [a.stack() for a in result[1:]]) if not isinstance(out_structure, Tensor) \
-        else result[1].stack()
+    return pack_sequence_as(out_structure, [a.stack() for a in result[1:]]) \
+        if not isinstance(out_structure, Tensor) else result[1].stack()
 
 
 def scan(fn, elems, initializer=None, parallel_iterations=10, back_prop=True, swap_memory=False,

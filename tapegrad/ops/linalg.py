@@ -5,7 +5,8 @@ import numpy as np
 
 from ..core.aval import ShapedArray, broadcast_shapes, dim_max, dims
 from ..core.op import REAL, defop
-from .array import _differ, broadcast_to, eye, reshape, transpose
+from .array import _differ, broadcast_to, reshape, transpose
+from .creation import eye
 
 __all__ = ["matmul", "einsum", "tensordot", "matvec", "diag_part", "trace", "matrix_transpose"]
 

@@ -303,7 +303,7 @@ def where(condition, x=None, y=None, name=None):
     array([1., 2.], dtype=float32)
     """
     if x is None and y is None:
-        from .array import where_indices
+        from .indexing import where_indices
         return where_indices(condition)
     if x is None or y is None:
         raise ValueError("x and y must both be non-None or both be None.")
@@ -468,12 +468,12 @@ def _np_dtype(x):
 
 
 def zeros_like_value(x):
-    from .array import zeros
+    from .creation import zeros
     return zeros(dims(x), _np_dtype(x))
 
 
 def ones_like_value(x):
-    from .array import ones
+    from .creation import ones
     return ones(dims(x), _np_dtype(x))
 
 
@@ -504,7 +504,8 @@ def reciprocal(x, name=None):
 
 def divide_no_nan(x, y, name=None):
     """x / y, with 0 where y == 0 (gradients too)."""
-    y = y if isinstance(y, Tensor) else Tensor(convert_to_array(y, x.dtype if isinstance(x, Tensor) else None))
+    y = y if isinstance(y, Tensor) else \
+        Tensor(convert_to_array(y, x.dtype if isinstance(x, Tensor) else None))
     zero = y == 0
     safe = where(zero, ones_like_value(y), y)
     return where(zero, zeros_like_value(y), divide(x, safe))
@@ -512,7 +513,8 @@ def divide_no_nan(x, y, name=None):
 
 def multiply_no_nan(x, y, name=None):
     """x * y, with 0 where y == 0 even if x is inf or nan."""
-    y = y if isinstance(y, Tensor) else Tensor(convert_to_array(y, x.dtype if isinstance(x, Tensor) else None))
+    y = y if isinstance(y, Tensor) else \
+        Tensor(convert_to_array(y, x.dtype if isinstance(x, Tensor) else None))
     return where(y == 0, zeros_like_value(y), multiply(x, y))
 
 
@@ -527,7 +529,8 @@ def _scalar_known(fn):
     """Sizes computed from sizes while tracing (``tf.shape(x)[0] * 2``): the Dim arithmetic."""
     def known(avals, knowns, **params):
         a, b = knowns
-        if a is None or b is None or isinstance(a, tuple) or isinstance(b, tuple) or avals[0].dtype.kind not in "iu":
+        if (a is None or b is None or isinstance(a, tuple) or isinstance(b, tuple)
+                or avals[0].dtype.kind not in "iu"):
             return None
         return fn(a, b)
     return known

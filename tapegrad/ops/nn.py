@@ -16,7 +16,9 @@ from ..core.aval import ShapedArray, broadcast_shapes, dims
 from ..core.op import NONZERO, REAL, Domain, defop
 from ..core.tensor import Tensor, convert_to_tensor
 from ..errors import InvalidArgumentError
-from .array import expand_dims, gather, one_hot, reshape, squeeze, stop_gradient, zeros_like
+from .array import expand_dims, reshape, squeeze, stop_gradient
+from .creation import zeros_like
+from .indexing import gather, one_hot
 from .math import (abs, add_n, cast, erf, exp, expm1, log1p, maximum, minimum, rsqrt, sigmoid, square,
                    squared_difference, tanh, where)
 from .random import uniform
@@ -406,10 +408,12 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
     if sample_weight is not None:
         loss = loss * sample_weight
     if global_batch_size is None:
-        global_batch_size = dims(loss)[0] if loss.ndim else 1  # one replica (a size known when it runs, traced)
+        # one replica (a size known when it runs, traced)
+        global_batch_size = dims(loss)[0] if loss.ndim else 1
     total = reduce_sum(loss)
     return total / (cast(global_batch_size, total.dtype) if isinstance(global_batch_size, Tensor) else
-                    global_batch_size if not isinstance(global_batch_size, (int, float)) else float(global_batch_size))
+                    global_batch_size if not isinstance(global_batch_size, (int, float)) else
+                    float(global_batch_size))
 
 
 def scale_regularization_loss(regularization_loss):

@@ -120,7 +120,8 @@ class RandomState:
                 bit_generator.state = bit_state
                 streams[tuple(int(s) for s in seeds)] = np.random.Generator(bit_generator)
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"Not a random state from RandomState.get_state ({type(e).__name__}: {e}).") from e
+            raise ValueError(f"Not a random state from RandomState.get_state "
+                             f"({type(e).__name__}: {e}).") from e
         self.global_seed = None if seed is None else int(seed)
         self._op_seeds, self._streams = op_seeds, streams
 
@@ -230,8 +231,8 @@ def random_uniform(shape=(), dtype=dtypes.float32, seeds=None):
     return sample.astype(dtype._np, copy=False)
 
 
-@defop(nondiff="random: integer sample", cases=[dict(shapes=(), params=dict(shape=(2, 3), maxval=5))], stateful=True,
-       shape=_int_sample_type)
+@defop(nondiff="random: integer sample", cases=[dict(shapes=(), params=dict(shape=(2, 3), maxval=5))],
+       stateful=True, shape=_int_sample_type)
 def random_uniform_int(shape=(), minval=0, maxval=1, dtype=dtypes.int32, seeds=None):
     """Integers uniform in [minval, maxval).
 
@@ -256,8 +257,8 @@ def random_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     return STATE.generator(seeds).standard_normal(shape, dtype=_drawn_as(dtype)).astype(dtype._np, copy=False)
 
 
-@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, name="truncated_normal", stateful=True,
-       shape=_sample_type)
+@defop(nondiff="random: a sample, not a function of its inputs", cases=_SHAPE_CASE, name="truncated_normal",
+       stateful=True, shape=_sample_type)
 def _truncated_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     """Standard normal floats, those beyond 2 redrawn (TF's TruncatedNormal)."""
     generator = STATE.generator(seeds)
@@ -269,8 +270,8 @@ def _truncated_standard_normal(shape=(), dtype=dtypes.float32, seeds=None):
     return sample.astype(dtype._np, copy=False)
 
 
-@defop(nondiff="random permutation: the gradient of a sample is not defined", cases=[dict(shapes=((4, 3),))], stateful=True,
-       shape=_same_type)
+@defop(nondiff="random permutation: the gradient of a sample is not defined", cases=[dict(shapes=((4, 3),))],
+       stateful=True, shape=_same_type)
 def random_shuffle(value, seeds=None):
     """`value` with its first axis randomly permuted.
 
@@ -283,8 +284,8 @@ def random_shuffle(value, seeds=None):
     return value[STATE.generator(seeds).permutation(value.shape[0])]
 
 
-@defop(nondiff="random: integer sample", cases=[dict(shapes=((2, 4),), params=dict(num_samples=3))], stateful=True,
-       shape=_multinomial_type)
+@defop(nondiff="random: integer sample", cases=[dict(shapes=((2, 4),), params=dict(num_samples=3))],
+       stateful=True, shape=_multinomial_type)
 def multinomial(logits, num_samples=1, dtype=dtypes.int64, seeds=None):
     """`num_samples` class indices per row of unnormalised log-probabilities `logits`.
 

@@ -267,7 +267,8 @@ def _cumsum_type(x, axis=0, exclusive=False, reverse=False):
     return ShapedArray(x.shape, x.dtype)
 
 
-@defop(vjp=(_cumsum_vjp,), jvp=(lambda t, out, x, axis, exclusive, reverse: cumsum(t, axis, exclusive, reverse),),
+@defop(vjp=(_cumsum_vjp,),
+       jvp=(lambda t, out, x, axis, exclusive, reverse: cumsum(t, axis, exclusive, reverse),),
        saves="", domain=(REAL,), batch_vjp=True, shape=_cumsum_type,
        cases=[dict(shapes=((3, 4),)),
               dict(shapes=((3, 4),), params=dict(axis=1, exclusive=True)),

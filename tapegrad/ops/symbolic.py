@@ -82,7 +82,8 @@ def sum_to_shape(x, shape=()):
     """
     shape = tuple(int(d) for d in shape)
     lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape)
+                                      if d == 1 and x.shape[lead + i] != 1)
     out = np.add.reduce(x, axis=axes, dtype=x.dtype) if axes else x
     return out.reshape(shape)
 

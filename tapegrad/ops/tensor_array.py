@@ -30,8 +30,8 @@ def _write_rule(buffer, index, value, dynamic=False):
                          f"{buffer.ndim - 1}")
     for a, b in zip(buffer.shape[1:], value.shape):
         if isinstance(a, int) and isinstance(b, int) and a != b:
-            raise ValueError(f"Could not write to TensorArray: its elements have shape {list(buffer.shape[1:])} "
-                             f"but the value has shape {list(value.shape)}")
+            raise ValueError(f"Could not write to TensorArray: its elements have shape "
+                             f"{list(buffer.shape[1:])} but the value has shape {list(value.shape)}")
     return ShapedArray(((None if dynamic else buffer.shape[0]),) + tuple(buffer.shape[1:]), buffer.dtype)
 
 
@@ -47,7 +47,8 @@ def tensor_array_write(buffer, index, value, dynamic=False):
     i = int(index)
     rows = buffer.shape[0]
     if i < 0 or (i >= rows and not dynamic):
-        raise InvalidArgumentError(f"Tried to write to index {i} but array is not resizeable and size is: {rows}")
+        raise InvalidArgumentError(f"Tried to write to index {i} but array is not resizeable and size is: "
+                                   f"{rows}")
     if i >= rows:
         out = np.zeros((i + 1,) + buffer.shape[1:], buffer.dtype)
         out[:rows] = buffer
@@ -78,7 +79,7 @@ def _clear_row(g, index, rows=0):
 
 
 def _gather_row(g, index):
-    from .array import gather
+    from .indexing import gather
     return gather(g, index)
 
 
@@ -96,8 +97,8 @@ class TensorArray:
     """
 
     def __init__(self, dtype, size=None, dynamic_size=None, clear_after_read=None, tensor_array_name=None,
-                 handle=None, flow=None, infer_shape=True, element_shape=None, colocate_with_first_write_call=True,
-                 name=None):
+                 handle=None, flow=None, infer_shape=True, element_shape=None,
+                 colocate_with_first_write_call=True, name=None):
         self._dtype = dtypes.as_dtype(dtype)
         self._dynamic = bool(dynamic_size)
         self._infer_shape = infer_shape
@@ -163,12 +164,12 @@ class TensorArray:
             items = list(self._items)
             if i >= len(items):
                 if not self._dynamic:
-                    raise InvalidArgumentError(f"Tried to write to index {i} but array is not resizeable and size "
-                                               f"is: {len(items)}")
+                    raise InvalidArgumentError(f"Tried to write to index {i} but array is not resizeable "
+                                               f"and size is: {len(items)}")
                 items += [None] * (i + 1 - len(items))
             if items[i] is not None:
-                raise InvalidArgumentError(f"Could not write to TensorArray index {i} because it has already been "
-                                           f"written to.")
+                raise InvalidArgumentError(f"Could not write to TensorArray index {i} because it has already "
+                                           f"been written to.")
             items[i] = value
             return self._copy(items=items)
         buffer = self._buffer if self._buffer is not None else self._allocate(value._value)
@@ -195,29 +196,31 @@ class TensorArray:
         if self._items is not None:
             i = int(index)
             if not 0 <= i < len(self._items):
-                raise InvalidArgumentError(f"Tried to read from index {i} but array size is: {len(self._items)}")
+                raise InvalidArgumentError(f"Tried to read from index {i} but array size is: "
+                                           f"{len(self._items)}")
             if self._items[i] is None:
                 if self._element_shape is not None and self._element_shape.is_fully_defined():
-                    from .array import zeros
+                    from .creation import zeros
                     return zeros(tuple(self._element_shape), self._dtype)
-                raise InvalidArgumentError(f"Could not read from TensorArray index {i} because it has not yet been "
-                                           f"written to.")
+                raise InvalidArgumentError(f"Could not read from TensorArray index {i} because it has not "
+                                           f"yet been written to.")
             return self._items[i]
-        from .array import gather
+        from .indexing import gather
         return gather(self._traced_buffer(), convert_to_tensor(index, dtype=dtypes.int32))
 
     def _traced_buffer(self) -> Tensor:
         if self._buffer is None:
             if self._element_shape is None or not self._element_shape.is_fully_defined():
-                raise ValueError("TensorArray has an unknown element shape and nothing was written to it: give "
-                                 "element_shape=... when creating it")
+                raise ValueError("TensorArray has an unknown element shape and nothing was written to it: "
+                                 "give element_shape=... when creating it")
             self._buffer = self._allocate(ShapedArray(tuple(self._element_shape), self._dtype._np))
         return self._buffer
 
     def stack(self, name=None) -> Tensor:
         """The elements stacked along a new first axis."""
         if self._items is not None:
-            from .array import stack, zeros
+            from .array import stack
+            from .creation import zeros
             if not self._items:
                 shape = () if self._element_shape is None else tuple(self._element_shape)
                 return zeros((0,) + tuple(d or 0 for d in shape), self._dtype)
@@ -229,8 +232,9 @@ class TensorArray:
         """The elements at `indices`, stacked."""
         if self._items is not None:
             from .array import stack
-            return stack([self.read(int(i)) for i in np.asarray(convert_to_tensor(indices)._value).reshape(-1)])
-        from .array import gather
+            return stack([self.read(int(i))
+                          for i in np.asarray(convert_to_tensor(indices)._value).reshape(-1)])
+        from .indexing import gather
         return gather(self._traced_buffer(), convert_to_tensor(indices, dtype=dtypes.int32))
 
     def unstack(self, value, name=None) -> "TensorArray":
@@ -250,7 +254,7 @@ class TensorArray:
             for k, i in enumerate(np.asarray(indices._value).reshape(-1)):
                 ta = ta.write(int(i), value[k])
             return ta
-        from .array import getitem
+        from .indexing import getitem
         ta = self
         for k in range(int(np.shape(indices._value)[0])):
             ta = ta.write(getitem(indices, key=(k,)), getitem(value, key=(k,)))

@@ -207,7 +207,8 @@ def text(name, data, step=None, description=None) -> Tensor:
     >>> bool(tf.summary.text("notes", "first run", step=0))
     False
     """
-    return _write(name, data, step, _check_strings, lambda tag, strings: _make_text(tag, strings, description))
+    return _write(name, data, step, _check_strings,
+                  lambda tag, strings: _make_text(tag, strings, description))
 
 
 def _make_text(name, strings, description):

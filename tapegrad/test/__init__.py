@@ -14,7 +14,8 @@ import numpy as np
 
 from ..core.forward import ForwardAccumulator
 from ..core.sparse import IndexedSlices
-from ..core.tape import GradientTape, flatten
+from ..core.tape import GradientTape
+from ..core.nest import flatten
 from ..core.tensor import Tensor, convert_to_array
 from ..ops.reduce import reduce_sum
 

@@ -168,7 +168,8 @@ def test_branches_of_different_dtypes_name_the_symbol():
             y = 2.0
         return y
 
-    with pytest.raises(TypeError, match="'y' has dtype int32 in the main branch, but dtype float32 in the else branch"):
+    with pytest.raises(TypeError, match="'y' has dtype int32 in the main branch, but dtype float32 in the "
+                                        "else branch"):
         f(tf.constant(1.0))
 
 
@@ -390,7 +391,8 @@ def test_a_loop_variable_changing_dtype_is_tfs_error():
             x = tf.cast(x, tf.float32) + 1.0
         return x
 
-    with pytest.raises(TypeError, match="'x' has dtype int32 before the loop, but dtype float32 after one iteration"):
+    with pytest.raises(TypeError, match="'x' has dtype int32 before the loop, but dtype float32 after one "
+                                        "iteration"):
         f(tf.constant(3))
 
 
@@ -401,8 +403,9 @@ def test_a_loop_variable_changing_shape_is_tfs_error():
             x = tf.concat([x, x], 0)
         return x
 
-    with pytest.raises(ValueError, match=r"'x' has shape \(1,\) before the loop, but shape \(2,\) after one iteration. "
-                                         r"Use tf.autograph.experimental.set_loop_options to set shape invariants."):
+    with pytest.raises(ValueError, match=r"'x' has shape \(1,\) before the loop, but shape \(2,\) after one "
+                                         r"iteration. Use tf.autograph.experimental.set_loop_options to set "
+                                         r"shape invariants."):
         f(tf.constant([1.0]))
 
 
@@ -471,8 +474,8 @@ def test_a_shape_invariant_the_initial_value_does_not_fit_is_tfs_error():
             x = x * 2
         return x
 
-    with pytest.raises(ValueError, match=r"'x' has shape \(1,\) before the loop, which does not conform with the "
-                                         r"shape invariant \(None, 3\)"):
+    with pytest.raises(ValueError, match=r"'x' has shape \(1,\) before the loop, which does not conform "
+                                         r"with the shape invariant \(None, 3\)"):
         f(tf.constant([1.0]))
 
 
@@ -554,7 +557,8 @@ def test_for_over_a_tensor_iterates_its_rows_in_a_while_loop():
             s += row * row
         return s
 
-    same_as_eager(f, tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), tf.constant([[7.0, 8.0], [9.0, 1.0], [0.0, 2.0]]))
+    same_as_eager(f, tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),
+                  tf.constant([[7.0, 8.0], [9.0, 1.0], [0.0, 2.0]]))
     assert count(f) == 1
     same_as_eager(f, tf.zeros([0, 2]), tf.ones([1, 2]))
 
@@ -621,7 +625,8 @@ def test_a_return_inside_a_tensor_loop_is_tfs_error():
                 return v
         return -1.0
 
-    with pytest.raises(NotImplementedError, match="a return statement cannot be placed inside this TensorFlow loop"):
+    with pytest.raises(NotImplementedError,
+                       match="a return statement cannot be placed inside this TensorFlow loop"):
         f(tf.constant([1.0, 3.0]))
 
 

@@ -339,9 +339,10 @@ def test_to_code_shows_the_converted_structure():
         return y if n else -y
 
     code = to_code(f)
-    for part in ("def get_state():", "def set_state(vars_):", "nonlocal y", "def if_body():", "def else_body():",
-                 "ag__.if_stmt(", "def loop_body():", "def loop_test():", "ag__.while_stmt(", "def loop_body_1(itr):",
-                 "ag__.for_stmt(x, None, loop_body_1", "ag__.if_exp(n, lambda: ag__.ld(y), lambda: -ag__.ld(y), 'y if n else -y')"):
+    for part in ("def get_state():", "def set_state(vars_):", "nonlocal y", "def if_body():",
+                 "def else_body():", "ag__.if_stmt(", "def loop_body():", "def loop_test():",
+                 "ag__.while_stmt(", "def loop_body_1(itr):", "ag__.for_stmt(x, None, loop_body_1",
+                 "ag__.if_exp(n, lambda: ag__.ld(y), lambda: -ag__.ld(y), 'y if n else -y')"):
         assert part in code, part
     assert "def f(x, n):" in code
     assert tf.autograph.to_code(f) == code

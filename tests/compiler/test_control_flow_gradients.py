@@ -19,8 +19,8 @@ def numeric_gradient(f, x: np.ndarray) -> np.ndarray:
     for i in np.ndindex(x.shape):
         e = np.zeros_like(x)
         e[i] = EPS
-        grad[i] = (float(tf.reduce_sum(f(tf.constant(x + e)))) - float(tf.reduce_sum(f(tf.constant(x - e))))) \
-            / (2 * EPS)
+        grad[i] = (float(tf.reduce_sum(f(tf.constant(x + e))))
+                   - float(tf.reduce_sum(f(tf.constant(x - e))))) / (2 * EPS)
     return grad
 
 
@@ -62,7 +62,8 @@ def _while(n):
 
 def _while_captures_and_counter(x):
     w = x * 0.5                                   # captured by the loop
-    _, y, acc = tf.while_loop(lambda i, y, a: i < 4, lambda i, y, a: (i + 1, tf.tanh(y * w), a + y), [0, x, x * 0.0])
+    _, y, acc = tf.while_loop(lambda i, y, a: i < 4, lambda i, y, a: (i + 1, tf.tanh(y * w), a + y),
+                              [0, x, x * 0.0])
     return y + acc
 
 

@@ -168,8 +168,9 @@ def test_concrete_function_binding_errors_name_the_signature():
         return x * b
 
     cf = f.get_concrete_function(tf.constant([1.0, 2.0]))
-    with pytest.raises(TypeError, match=r"`Can not cast 3 to Literal\[2\]`.*signature: \(x: TensorSpec\(shape="
-                                        r"\(2,\), dtype=tf.float32, name=None\), b: Literal\[2\]\) -> TensorSpec"):
+    with pytest.raises(TypeError, match=r"`Can not cast 3 to Literal\[2\]`.*signature: \(x: TensorSpec\("
+                                        r"shape=\(2,\), dtype=tf.float32, name=None\), b: Literal\[2\]\) "
+                                        r"-> TensorSpec"):
         cf(tf.constant([1.0, 2.0]), 3)
     with pytest.raises(TypeError, match="`missing a required argument: 'x'`"):
         cf()

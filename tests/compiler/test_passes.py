@@ -127,8 +127,8 @@ def test_identity_constants_and_same_dtype_casts_are_removed(switches):
 
 def test_constants_that_broadcast_or_change_values_stay(switches):
     def f(x, z):
-        return (x * tf.ones((4, 3)), (tf.zeros((3,)) - x) * 2.0, (tf.ones((3,)) / (x * x + 1.0)) * 2.0, x * 2.0 + 0.5,
-                tf.cast(z, tf.float32))
+        return (x * tf.ones((4, 3)), (tf.zeros((3,)) - x) * 2.0, (tf.ones((3,)) / (x * x + 1.0)) * 2.0,
+                x * 2.0 + 0.5, tf.cast(z, tf.float32))
     cf = trace(f, spec(3), spec(3, dtype=tf.int32))
     names = [line.split(" = ")[1].split()[0] for line in body(cf.compiled_graph)]
     assert names == ["multiply", "subtract", "multiply", "multiply", "add", "divide", "multiply", "multiply",
@@ -144,7 +144,8 @@ def test_returned_no_op_is_not_renamed_to_an_input_or_a_variable(switches):
     def f(x):
         return tf.reshape(x, (2,)), tf.reshape(v, (2,)) * 1.0
     cf = trace(f, spec(2))
-    assert not set(cf.compiled_graph.outputs) & (set(cf.compiled_graph.inputs) | set(cf.compiled_graph.variables))
+    assert not set(cf.compiled_graph.outputs) & (set(cf.compiled_graph.inputs)
+                                                 | set(cf.compiled_graph.variables))
     x = tf.constant([3.0, 4.0])
     a, b = cf(x)
     same(a, [3.0, 4.0])
@@ -223,7 +224,8 @@ def test_lint_catches_an_equation_rewired_to_a_value_of_another_shape():
     lint(graph)
     add = next(e for e in graph.eqns if e.op.name == "add")
     reshape = next(e for e in graph.eqns if e.op.name == "reshape")
-    _replace(graph, "add", in_ids=(add.in_ids[0], reshape.in_ids[0]))     # bypass the reshape: a broken rewrite
+    # bypass the reshape: a broken rewrite
+    _replace(graph, "add", in_ids=(add.in_ids[0], reshape.in_ids[0]))
     with pytest.raises(LintError, match=r"equation \d \(add\): its shape rule rejects its inputs"):
         lint(graph, "a bad pass")
 
@@ -326,7 +328,8 @@ def test_fresh_ops_return_new_c_contiguous_arrays(name):
              "conv2d_backprop_input": ((w, g), dict(input_sizes=(2, 5, 5, 3))),
              "conv2d_backprop_filter": ((x, g), dict(filter_sizes=(3, 3, 3, 4))),
              "broadcast_to": ((x[0, 0, 0],), dict(shape=(4, 3))), "softmax": ((x,), {}),
-             "identity": ((x,), {}), "reduce_sum": ((x,), dict(axis=())), "reduce_mean": ((x,), dict(axis=(1,))),
+             "identity": ((x,), {}), "reduce_sum": ((x,), dict(axis=())),
+             "reduce_mean": ((x,), dict(axis=(1,))),
              "clip_by_value": ((x, np.float32(-1), np.float32(1)), {})}
     n_in = len(op.arg_names) - len(op.param_defaults)
     args, params = cases.get(name, ((x,) * n_in, {}))
@@ -343,8 +346,10 @@ def test_fresh_ops_return_new_c_contiguous_arrays(name):
 
 CHAINS = {
     "affine_relu": (lambda x, b, c: tf.nn.relu(x * c + b) - c, [(8, 6), (6,), (8, 1)]),
-    "broadcast_both_ways": (lambda x, b, c: tf.exp((x + b) * c) / (1.0 + tf.abs(x)), [(4, 1, 5), (3, 5), (4, 3, 1)]),
-    "sqrt_log_tanh": (lambda x, b, c: tf.tanh(tf.math.log(tf.sqrt(tf.abs(x) + 1.0) + b * b)) * c, [(16,), (16,), ()]),
+    "broadcast_both_ways": (lambda x, b, c: tf.exp((x + b) * c) / (1.0 + tf.abs(x)),
+                            [(4, 1, 5), (3, 5), (4, 3, 1)]),
+    "sqrt_log_tanh": (lambda x, b, c: tf.tanh(tf.math.log(tf.sqrt(tf.abs(x) + 1.0) + b * b)) * c,
+                      [(16,), (16,), ()]),
     "clip_square_max": (lambda x, b, c: tf.maximum(tf.square(tf.clip_by_value(x, -0.5, 0.5)), b) + c,
                         [(2, 3, 4), (4,), (2, 1, 1)]),
     "grad_chain": (lambda x, b, c: tf.math.rsqrt(tf.square(x) + 1.0) * tf.nn.relu(b) - tf.minimum(x, c),
@@ -477,7 +482,8 @@ def test_compiled_training_matches_eager_bit_for_bit(switches):
         def step(x, y):
             with tf.GradientTape() as tape:
                 loss = loss_fn(y, model(x))
-            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                    model.trainable_variables))
             return loss
 
         x = tf.constant(np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32))

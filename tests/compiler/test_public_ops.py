@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
-from tapegrad.core.tape import flatten
+from tapegrad.core.nest import flatten
 
 SEED = 1234
 

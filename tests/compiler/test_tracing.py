@@ -605,11 +605,12 @@ def test_structured_input_signature_splits_args_and_kwargs_and_names_nested_tens
     @tf.function
     def f(x, n=4, t=(1, 2), *args, k=3, **kw):
         return x
-    args, kwargs = f.get_concrete_function(tf.ones([2, 3]), 1, (tf.ones([1]), {"b": tf.ones([2])}), tf.ones([1]),
-                                           [tf.ones([2]), 5], k=tf.ones([4]), z={"a": tf.ones([1])}
-                                           ).structured_input_signature
+    args, kwargs = f.get_concrete_function(tf.ones([2, 3]), 1, (tf.ones([1]), {"b": tf.ones([2])}),
+                                           tf.ones([1]), [tf.ones([2]), 5], k=tf.ones([4]),
+                                           z={"a": tf.ones([1])}).structured_input_signature
     spec = tf.TensorSpec
-    assert args == (spec([2, 3], tf.float32, "x"), 1, (spec([1], tf.float32, "t_0"), {"b": spec([2], tf.float32, "t_1_b")}),
+    assert args == (spec([2, 3], tf.float32, "x"), 1,
+                    (spec([1], tf.float32, "t_0"), {"b": spec([2], tf.float32, "t_1_b")}),
                     spec([1], tf.float32, "args_0"), [spec([2], tf.float32, "args_1_0"), 5])
     assert kwargs == {"k": spec([4], tf.float32, "k"), "z": {"a": spec([1], tf.float32, "z_a")}}
     assert f.get_concrete_function(tf.ones([2])).structured_input_signature == \

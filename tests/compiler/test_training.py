@@ -85,7 +85,8 @@ def quickstart(eager, epochs=2):
     tf.config.run_functions_eagerly(False)
     return {"weights": [w.numpy() for w in model.weights], "history": history,
             "iterations": int(optimizer.iterations.numpy()),
-            "counts": (train_step.experimental_get_tracing_count(), test_step.experimental_get_tracing_count())}
+            "counts": (train_step.experimental_get_tracing_count(),
+                       test_step.experimental_get_tracing_count())}
 
 
 @pytest.fixture(scope="module")
@@ -421,7 +422,8 @@ def test_logging_every_n_steps_after_the_update(capfd):
 # -- layers with state or randomness ---------------------------------------------------------------------
 
 def test_batch_normalization_moving_statistics_compiled_match_eager():
-    data = [np.random.default_rng(i).standard_normal((16, 3)).astype(np.float32) * (i + 1) + i for i in range(3)]
+    data = [np.random.default_rng(i).standard_normal((16, 3)).astype(np.float32) * (i + 1) + i
+            for i in range(3)]
 
     def run(eager):
         tf.config.run_functions_eagerly(eager)
@@ -483,7 +485,8 @@ def test_dropout_draws_a_fresh_mask_on_every_call():
 
 
 @pytest.mark.parametrize("draw", [lambda: tf.random.normal([50]), lambda: tf.random.uniform([50]),
-                                  lambda: tf.random.truncated_normal([50])], ids=["normal", "uniform", "truncated"])
+                                  lambda: tf.random.truncated_normal([50])],
+                         ids=["normal", "uniform", "truncated"])
 def test_random_ops_draw_fresh_numbers_on_every_call(draw):
     @tf.function
     def f():
@@ -578,7 +581,8 @@ def test_embedding_sparse_gradients_compiled_match_eager():
         def step(i):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_sum(embed(i) ** 2)
-            opt.apply_gradients(zip(tape.gradient(loss, embed.trainable_variables), embed.trainable_variables))
+            opt.apply_gradients(zip(tape.gradient(loss, embed.trainable_variables),
+                                    embed.trainable_variables))
             return loss
 
         losses = [float(step(tf.constant(i))) for i in ids * 2]

@@ -195,7 +195,8 @@ def test_check_numerics_under_tf_function_runs_every_call_even_when_unused():
         tf.debugging.check_numerics(x, "input")       # result unused: still checked
         return x * 2.0
     assert float(f(tf.constant(1.0))) == 2.0
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input : Tensor had NaN values \(in tf\.function f\)"):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"input : Tensor had NaN values \(in tf\.function f\)"):
         f(tf.constant(np.nan))
     assert f.experimental_get_tracing_count() == 1
     assert "check_numerics" in str(f.get_concrete_function(tf.constant(1.0)).graph)

@@ -25,7 +25,8 @@ def test_cond_needs_both_callables():
 def test_while_loop_keeps_the_structure_and_differentiates():
     x = tf.Variable(1.5)
     with tf.GradientTape() as tape:
-        i, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x), (tf.constant(0), tf.constant(1.0)))
+        i, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x),
+                             (tf.constant(0), tf.constant(1.0)))
     assert int(i) == 3
     np.testing.assert_allclose(float(y), 1.5 ** 3, rtol=1e-6)
     np.testing.assert_allclose(float(tape.gradient(y, x)), 3 * 1.5 ** 2, rtol=1e-6)

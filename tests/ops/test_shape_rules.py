@@ -25,7 +25,7 @@ import pytest
 from test_gradients import Problem, _case_id, cases_of  # the shared case generation (tests/ has no packages)
 
 import tapegrad as tf
-import tapegrad.core.op as op_module
+import tapegrad.core.aval as aval_module
 from tapegrad.core.aval import Dim, ShapedArray
 from tapegrad.core.op import REGISTRY
 from tapegrad.ops import load_all
@@ -105,7 +105,7 @@ def _no_running_forwards(monkeypatch):
     """A rule that reaches the fallback fails here instead of quietly running the forward."""
     def refuse(op, avals, params):
         raise AssertionError(f"{op.name}: Op.abstract fell back to abstract_by_running")
-    monkeypatch.setattr(op_module, "abstract_by_running", refuse)
+    monkeypatch.setattr(aval_module, "abstract_by_running", refuse)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -160,7 +160,8 @@ def _static_mismatch(op, values, params) -> str:
             return f"the rule returned {g!r}, not a ShapedArray"
         if any(type(d) is not int and not (d is None and op.name in DATA_DEPENDENT) for d in g.shape):
             return f"static inputs gave dims {g.shape} (not all Python ints)"
-        if len(g.shape) != len(r.shape) or any(d is not None and d != e for d, e in zip(g.shape, r.shape)) or \
+        if len(g.shape) != len(r.shape) or \
+                any(d is not None and d != e for d, e in zip(g.shape, r.shape)) or \
                 g.dtype != r.dtype:
             return f"rule {g.dtype}{list(g.shape)}, forward {r.dtype}{list(r.shape)}"
     return ""

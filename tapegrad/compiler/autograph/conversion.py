@@ -291,8 +291,8 @@ def _code_entry(fn) -> _Converted:
             else:
                 entry = _transform(fn)
                 if entry.reason is not None:
-                    logger.warning("AutoGraph could not transform %s and will run it as-is.\nCause: %s\nTo silence "
-                                   "this warning, decorate the function with "
+                    logger.warning("AutoGraph could not transform %s and will run it as-is.\nCause: %s\n"
+                                   "To silence this warning, decorate the function with "
                                    "@tf.autograph.experimental.do_not_convert", fn, entry.reason)
             _cache.codes[code] = entry
         return entry
@@ -365,11 +365,12 @@ def _find_lambda(fn, lines):
              and _lambda_params(n.args) == params]
     if len(found) > 1:   # several lambdas with these parameters on the line: the code's columns tell
         cols = {p[2] for p in code.co_positions() if p[0] == code.co_firstlineno and p[2] is not None}
-        found = [n for n in found if any(n.body.col_offset <= c < (n.body.end_col_offset or 1 << 30) for c in cols)
+        found = [n for n in found
+                 if any(n.body.col_offset <= c < (n.body.end_col_offset or 1 << 30) for c in cols)
                  and not any(isinstance(m, ast.Lambda) and m is not n for m in ast.walk(n))] or found
     if len(found) != 1:
-        raise ValueError(f"could not identify the source of {fn}: {len(found)} lambdas with its parameters on line "
-                         f"{code.co_firstlineno}")
+        raise ValueError(f"could not identify the source of {fn}: {len(found)} lambdas with its parameters "
+                         f"on line {code.co_firstlineno}")
     return found[0]
 
 
@@ -425,7 +426,8 @@ def _compile(fn, node):
     target = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else \
         located(ast.Assign(targets=[ast.Name(id="_ag_lambda", ctx=ast.Store())], value=node), node)
     if class_name is not None:
-        target = located(ast.ClassDef(name=class_name, bases=[], keywords=[], body=[target], decorator_list=[]), node)
+        target = located(ast.ClassDef(name=class_name, bases=[], keywords=[], body=[target],
+                                      decorator_list=[]), node)
         if "type_params" in ast.ClassDef._fields:
             target.type_params = []
     # The def (or class) binds its name in the factory; declared global there, the name inside the
@@ -474,8 +476,8 @@ def _instantiate(fn, code):
         elif var in cells:
             closure.append(cells[var])
         else:
-            logger.warning("AutoGraph could not transform %s and will run it as-is.\nCause: no closure cell for %r",
-                           fn, var)
+            logger.warning("AutoGraph could not transform %s and will run it as-is.\n"
+                           "Cause: no closure cell for %r", fn, var)
             return fn
     new = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, tuple(closure) or None)
     new.__kwdefaults__ = fn.__kwdefaults__

@@ -216,7 +216,8 @@ class _Unassign(ast.NodeTransformer):
         self.target = target
 
     def visit_Assign(self, node):
-        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and node.targets[0].id == self.target:
+        if (len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == self.target):
             return None
         return node
 
@@ -295,7 +296,8 @@ class _Returns:
     def visit(self, s):
         if isinstance(s, ast.Return):
             value = s.value if s.value is not None else const(None)
-            return [located(assign(self.do_return, const(True)), s), located(assign(self.retval, value), s)], True, True
+            return [located(assign(self.do_return, const(True)), s),
+                    located(assign(self.retval, value), s)], True, True
         if isinstance(s, _SCOPES):
             return [s], False, False
         if isinstance(s, ast.If):

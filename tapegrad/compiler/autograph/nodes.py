@@ -76,7 +76,8 @@ def _span(like):
     when that ends there.  Generated code spans one line: a multi-line span would make Python put
     a generated call (``ag__.if_stmt(...)``) at the end of the user's block in tracebacks."""
     line, col = like.lineno, like.col_offset
-    head = like.test if isinstance(like, (ast.If, ast.While)) else like.iter if isinstance(like, ast.For) else like
+    head = (like.test if isinstance(like, (ast.If, ast.While))
+            else like.iter if isinstance(like, ast.For) else like)
     if getattr(head, "end_lineno", None) == line:
         return line, col, line, head.end_col_offset
     if getattr(like, "end_lineno", None) == line:

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from ...core.op import staged, state
-from ...core.tape import describe_structure, flatten, same_structure
+from ...core.nest import describe_structure, flatten, same_structure
 from ...core.tensor import Tensor, Variable, convert_to_tensor
 from ...errors import InvalidArgumentError
 from ..graph import SymbolicTensor
@@ -115,7 +115,8 @@ def _verify_branch_vars(values, symbol_names, which):
         if type(value) is UndefinedReturnValue:
             raise ValueError(f"the {which} branch must also have a return statement.")
         if value is None:
-            raise ValueError(f"'{name}' is None at the end of the {'main' if which == 'if' else which} branch.")
+            raise ValueError(f"'{name}' is None at the end of the "
+                             f"{'main' if which == 'if' else which} branch.")
 
 
 def _verify_cond_vars(body_vars, orelse_vars, symbol_names):
@@ -129,11 +130,11 @@ def _verify_cond_vars(body_vars, orelse_vars, symbol_names):
             if x is None or y is None:
                 continue
             if x.dtype != y.dtype:
-                raise TypeError(f"'{name}' has dtype {x.dtype.name} in the main branch, but dtype {y.dtype.name} in "
-                                f"the else branch")
+                raise TypeError(f"'{name}' has dtype {x.dtype.name} in the main branch, "
+                                f"but dtype {y.dtype.name} in the else branch")
             if x.shape.rank != y.shape.rank:
-                raise ValueError(f"'{name}' has shape {x.shape} in the main branch, but shape {y.shape} in the else "
-                                 f"branch: a different rank")
+                raise ValueError(f"'{name}' has shape {x.shape} in the main branch, but shape {y.shape} "
+                                 f"in the else branch: a different rank")
 
 
 # -- while --------------------------------------------------------------------------------------
@@ -162,7 +163,8 @@ def while_stmt(test, body, get_state, set_state, symbol_names, opts):
 def _tf_while_stmt(test, body, get_state, set_state, symbol_names, opts):
     from ...ops.control_flow import while_loop
     init_vars = tuple(get_state())
-    if not init_vars:   # a loop of side effects only (variable updates): one dummy loop variable, as TF's cond
+    # a loop of side effects only (variable updates): one dummy loop variable, as TF's cond
+    if not init_vars:
         return _tf_while_stmt(test, body, _dummy_state, _DummySetter(set_state), ("<unused dummy>",), opts)
     by_id = {id(v): shape for v, shape in opts.get("shape_invariants", ())}
     invariants = [_as_shape(by_id.get(id(v))) for v in init_vars]
@@ -178,8 +180,8 @@ def _tf_while_stmt(test, body, get_state, set_state, symbol_names, opts):
     for name, value, invariant in zip(symbol_names, init_vars, invariants):
         value = _as_tensor(value)
         if invariant is not None and value is not None and not _is_subshape(value.shape, invariant):
-            raise ValueError(f"'{name}' has shape {value.shape} before the loop, which does not conform with the shape "
-                             f"invariant {invariant}.")
+            raise ValueError(f"'{name}' has shape {value.shape} before the loop, which does not conform "
+                             f"with the shape invariant {invariant}.")
 
     def aug_test(*loop_vars):
         set_state(loop_vars[1:] if once else loop_vars)
@@ -310,7 +312,7 @@ def _placeholder_value(like, invariant, original):
     if isinstance(like, (bool, int, float)) and not isinstance(like, Tensor):
         return type(like)(0), None
     if isinstance(like, Tensor):
-        from ...ops.array import zeros
+        from ...ops.creation import zeros
         shape = like.shape
         target = invariant if invariant is not None else shape
         dims = [d if d is not None else (t if t is not None else 0) for d, t in zip(shape, target)]
@@ -325,11 +327,11 @@ def _verify_loop_init_vars(init_vars, symbol_names, first_iter_vars=None, extra_
     for name, value, first in zip(symbol_names, init_vars, first_iter_vars):
         if type(value) is UndefinedReturnValue:
             if first is not None and not is_undefined(first):
-                raise ValueError(f"the return value from a TensorFlow loop may only be a tensor or a Python number; "
-                                 f"got {type(first)}")
-            raise NotImplementedError("a return statement cannot be placed inside this TensorFlow loop; this may "
-                                      "happen if a return statement depends on a static Python condition such as a "
-                                      "hyperparameter")
+                raise ValueError(f"the return value from a TensorFlow loop may only be a tensor or a "
+                                 f"Python number; got {type(first)}")
+            raise NotImplementedError("a return statement cannot be placed inside this TensorFlow loop; "
+                                      "this may happen if a return statement depends on a static Python "
+                                      "condition such as a hyperparameter")
         message = None
         if value is None:
             message = f"'{name}' is not allowed to be None before the loop"
@@ -342,10 +344,12 @@ def _verify_loop_init_vars(init_vars, symbol_names, first_iter_vars=None, extra_
 
 
 def _verify_tf_loop_vars(init_vars, entry_vars, exit_vars, symbol_names, invariants):
-    for name, init, entry, exit_, invariant in zip(symbol_names, init_vars, entry_vars, exit_vars, invariants):
+    for name, init, entry, exit_, invariant in zip(symbol_names, init_vars, entry_vars, exit_vars,
+                                                   invariants):
         if not same_structure(entry, exit_):
             raise TypeError(f"'{name}' does not have the same nested structure after one iteration.\n\n"
-                            f"{describe_structure(entry)}\n\nis not the same as\n\n{describe_structure(exit_)}")
+                            f"{describe_structure(entry)}\n\nis not the same as\n\n"
+                            f"{describe_structure(exit_)}")
         single = not isinstance(entry, (list, tuple, dict))
         for i, e, x in zip(flatten(init), flatten(entry), flatten(exit_)):
             _verify_single_loop_var(name, i, e, x, invariant if single else None)
@@ -360,19 +364,20 @@ def _verify_single_loop_var(name, init, entry, exit_, invariant):
     if entry is None or exit_ is None:
         return
     if entry.dtype != exit_.dtype:
-        raise TypeError(f"'{name}' has dtype {entry.dtype.name} before the loop, but dtype {exit_.dtype.name} after "
-                        f"one iteration")
+        raise TypeError(f"'{name}' has dtype {entry.dtype.name} before the loop, "
+                        f"but dtype {exit_.dtype.name} after one iteration")
     if invariant is None:
         if not _is_subshape(exit_.shape, entry.shape):
-            raise ValueError(f"'{name}' has shape {entry.shape} before the loop, but shape {exit_.shape} after one "
-                             f"iteration. Use tf.autograph.experimental.set_loop_options to set shape invariants.")
+            raise ValueError(f"'{name}' has shape {entry.shape} before the loop, but shape {exit_.shape} "
+                             f"after one iteration. Use tf.autograph.experimental.set_loop_options to set "
+                             f"shape invariants.")
         return
     if init is not None and not _is_subshape(init.shape, invariant):
-        raise ValueError(f"'{name}' has shape {init.shape} before the loop, which does not conform with the shape "
-                         f"invariant {invariant}.")
-    if not _is_subshape(exit_.shape, invariant):
-        raise ValueError(f"'{name}' has shape {exit_.shape} after one iteration, which does not conform with the "
+        raise ValueError(f"'{name}' has shape {init.shape} before the loop, which does not conform with the "
                          f"shape invariant {invariant}.")
+    if not _is_subshape(exit_.shape, invariant):
+        raise ValueError(f"'{name}' has shape {exit_.shape} after one iteration, which does not conform "
+                         f"with the shape invariant {invariant}.")
 
 
 def _is_subshape(left, right) -> bool:
@@ -461,8 +466,8 @@ def _tf_for_stmt(seq, extra_test, body, get_state, set_state, symbol_names, opts
             return logical_and(more, extra_test())
         return more
 
-    _tf_while_stmt(aug_test, aug_body, aug_get_state, aug_set_state, ("<internal iterate>",) + tuple(symbol_names),
-                   opts)
+    _tf_while_stmt(aug_test, aug_body, aug_get_state, aug_set_state,
+                   ("<internal iterate>",) + tuple(symbol_names), opts)
 
 
 def _py_for_stmt(iter_, extra_test, body, get_state, set_state, symbol_names):
@@ -544,7 +549,8 @@ def assert_stmt(expression1, expression2):
     (TF's tf.debugging.Assert: InvalidArgumentError "assertion failed: [message]")."""
     if is_tensor(expression1):
         data = expression2()
-        data = ["Assertion error"] if data is None else list(data) if isinstance(data, (list, tuple)) else [data]
+        data = (["Assertion error"] if data is None
+                else list(data) if isinstance(data, (list, tuple)) else [data])
         _assert_that(expression1, *data)
         return
     if __debug__ and not expression1:

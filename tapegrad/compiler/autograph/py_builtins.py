@@ -39,7 +39,7 @@ class _Rows(Sequence):
         return _tensor_len(self.tensor)
 
     def item(self, i):
-        from ...ops.array import gather
+        from ...ops.indexing import gather
         return gather(self.tensor, i)
 
 
@@ -91,7 +91,7 @@ def _tensor_len(t):
     n = t.shape[0]
     if n is not None:
         return n
-    from ...ops.array import shape
+    from ...ops.creation import shape
     return shape(t)[0]
 
 
@@ -104,7 +104,7 @@ def len_(s):
 def range_(start_or_stop, stop=_UNSPECIFIED, step=_UNSPECIFIED):
     args = [a for a in (start_or_stop, stop, step) if a is not _UNSPECIFIED]
     if any(is_tensor(a) for a in args):
-        from ...ops.array import range as tf_range
+        from ...ops.creation import range as tf_range
         return tf_range(*args)
     return range(*args)
 
@@ -159,4 +159,5 @@ def all_(iterable):
 
 
 OVERLOADS = {builtins.len: len_, builtins.range: range_, builtins.enumerate: enumerate_, builtins.zip: zip_,
-             builtins.int: int_, builtins.float: float_, builtins.abs: abs_, builtins.any: any_, builtins.all: all_}
+             builtins.int: int_, builtins.float: float_, builtins.abs: abs_, builtins.any: any_,
+             builtins.all: all_}

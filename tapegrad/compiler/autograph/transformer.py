@@ -73,7 +73,8 @@ def _functions(node):
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and getattr(n, "ag_generated", None) is None:
+        if (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and getattr(n, "ag_generated", None) is None):
             yield n
         for child in ast.iter_child_nodes(n):
             if not isinstance(child, ast.ClassDef):
@@ -110,7 +111,8 @@ class _Calls(ast.NodeTransformer):
         self.generic_visit(node)
         func = node.func
         if isinstance(func, ast.Name) and func.id in _FRAME_BUILTINS:
-            if func.id == "super" and not node.args and not node.keywords and self.first_arg and self.depth <= 1:
+            if (func.id == "super" and not node.args and not node.keywords and self.first_arg
+                    and self.depth <= 1):
                 node.args = [located(name("__class__"), node), located(name(self.first_arg), node)]
             return node
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "ag__":
@@ -128,7 +130,8 @@ class _IfExps(ast.NodeTransformer):
     def visit_IfExp(self, node):
         text = getattr(node, "ag_text", None) or ast.unparse(node)
         self.generic_visit(node)
-        return located(call(ag("if_exp"), [node.test, lambda_(node.body), lambda_(node.orelse), const(text)]), node)
+        return located(call(ag("if_exp"), [node.test, lambda_(node.body), lambda_(node.orelse), const(text)]),
+                       node)
 
 
 class _Logical(ast.NodeTransformer):
@@ -282,8 +285,9 @@ def _convert_while(node, info, defined) -> list:
     loop_body = function(body_name, [], decls + body)
     test_decls = _declarations([v for v in state if v in bound_names(node.test)], info)
     loop_test = function(test_name, [], test_decls + [ast.Return(value=node.test)])
-    stmt = ast.Expr(value=call(ag("while_stmt"), [name(loop_test.name), name(loop_body.name), name(getter.name),
-                                                  name(setter.name), strings(state), _options(node)]))
+    stmt = ast.Expr(value=call(ag("while_stmt"), [name(loop_test.name), name(loop_body.name),
+                                                  name(getter.name), name(setter.name), strings(state),
+                                                  _options(node)]))
     defined.update(state)
     return located([getter, setter, loop_body, loop_test] + inits + [stmt], node)
 

@@ -202,7 +202,8 @@ class Layer:
     def count_params(self) -> int:
         if not self.built:
             raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the layer "
-                             f"isn't built. You can build it manually via: `{self.name}.build(batch_input_shape)`.")
+                             f"isn't built. You can build it manually via: "
+                             f"`{self.name}.build(batch_input_shape)`.")
         return int(sum(np.prod(v.shape) for v in self.weights))
 
     @property

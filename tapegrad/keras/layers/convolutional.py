@@ -50,8 +50,8 @@ class Conv2D(_Conv2DBase):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 **kwargs):
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         filters, groups = positive_int(filters, "filters"), positive_int(groups, "groups")
         if filters % groups:
             raise ValueError(f"The number of filters must be evenly divisible by the number of groups. "
@@ -108,8 +108,8 @@ class Conv2DTranspose(_Conv2DBase):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 **kwargs):
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         filters = positive_int(filters, "filters")
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation=activation,
                          use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -183,7 +183,8 @@ class DepthwiseConv2D(_Conv2DBase):
         self.built = True
 
     def call(self, inputs):
-        y = nn.depthwise_conv2d(inputs, self.kernel, self.strides, self._nn_padding, dilations=self.dilation_rate)
+        y = nn.depthwise_conv2d(inputs, self.kernel, self.strides, self._nn_padding,
+                                dilations=self.dilation_rate)
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):

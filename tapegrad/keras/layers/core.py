@@ -1,9 +1,11 @@
-"""Dense, Embedding, Activation, and the kernel/bias/activation plumbing Dense shares with the convolutions."""
+"""Dense, Embedding, Activation, and the kernel/bias/activation plumbing Dense shares with the
+convolutions."""
 from __future__ import annotations
 
 from ...core.aval import dims
 from ...core import dtypes
-from ...ops.array import gather, reshape
+from ...ops.array import reshape
+from ...ops.indexing import gather
 from ...ops.linalg import matmul
 from ...ops.math import add, cast
 from .. import activations

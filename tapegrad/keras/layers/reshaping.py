@@ -159,8 +159,8 @@ class ZeroPadding2D(Layer):
             pairs = tuple((p, p) if isinstance(p, numbers.Integral) else p for p in padding)
         else:
             raise ValueError(f"`padding` should be either an int, a tuple of 2 ints (symmetric_height_pad, "
-                             f"symmetric_width_pad), or a tuple of 2 tuples of 2 ints ((top_pad, bottom_pad), "
-                             f"(left_pad, right_pad)). Received: padding={padding}.")
+                             f"symmetric_width_pad), or a tuple of 2 tuples of 2 ints "
+                             f"((top_pad, bottom_pad), (left_pad, right_pad)). Received: padding={padding}.")
         self.padding = tuple(normalize_tuple(p, 2, "padding", allow_zero=True) for p in pairs)
         self.data_format = normalize_data_format(data_format)
         self._paddings = ((0, 0),) + self.padding + ((0, 0),)

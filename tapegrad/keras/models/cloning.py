@@ -1,7 +1,7 @@
 """clone_model: the same architecture with new layers (and so new weights)."""
 from __future__ import annotations
 
-from ...core.tape import flatten, pack_sequence_as
+from ...core.nest import flatten, pack_sequence_as
 from ..layers.base import is_symbolic
 
 

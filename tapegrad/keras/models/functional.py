@@ -15,7 +15,7 @@ import numpy as np
 from ...core import dtypes
 from ...core import op as _op
 from ...core.shape import TensorShape
-from ...core.tape import flatten, pack_sequence_as
+from ...core.nest import flatten, pack_sequence_as
 from ...core.tensor import Tensor, Variable, convert_to_tensor
 from ..layers.base import Layer, is_symbolic, unique_name
 from .model import Model

@@ -1,7 +1,7 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 from __future__ import annotations
 
-from ...core.tape import flatten
+from ...core.nest import flatten
 from ..layers.base import Layer, _shapes, is_symbolic
 from .model import Model
 

@@ -163,7 +163,7 @@ def _add_rows(rows, layer, graph, sequential_like, show_trainable, expand_nested
 
 def _output_shape_text(layer, graph) -> str:
     """The output shapes of the layer's last call in this model (or of any call, or of its build)."""
-    from ...core.tape import flatten, pack_sequence_as
+    from ...core.nest import flatten, pack_sequence_as
     nodes = getattr(layer, "_inbound_nodes", [])
     if graph is not None and any(n in graph.nodes for n in nodes):
         nodes = [n for n in nodes if n in graph.nodes]
@@ -186,7 +186,7 @@ def _output_shape_text(layer, graph) -> str:
 
 
 def _map_leaves(fn, structure):
-    from ...core.tape import flatten, pack_sequence_as
+    from ...core.nest import flatten, pack_sequence_as
     return pack_sequence_as(structure, [fn(x) for x in flatten(structure)])
 
 
