@@ -35,9 +35,26 @@ def _pointwise(d, **kw):
 
 # out= kernels (``inplace``) computing exactly what an op's forward does
 
+# The in-place kernels compiled code runs: as silent as the forwards they stand for
+def _sqrt_into(x, out=None):
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(x, out=out)
+
+
 def _rsqrt_into(x, out=None):
-    root = np.sqrt(x, out=out)
-    return np.divide(1, root, out=root)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.sqrt(x, out=out)
+        return np.divide(1, root, out=root)
+
+
+def _exp_into(x, out=None):
+    with np.errstate(over="ignore"):
+        return np.exp(x, out=out)
+
+
+def _log_into(x, out=None):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(x, out=out)
 
 
 def _clip_into(t, clip_value_min, clip_value_max, out=None):
@@ -124,7 +141,7 @@ def square(x):
     return np.square(x)
 
 
-@_pointwise(lambda out, x: 0.5 / out, saves="out", domain=(POSITIVE,), inplace=np.sqrt)
+@_pointwise(lambda out, x: 0.5 / out, saves="out", domain=(POSITIVE,), inplace=_sqrt_into)
 def sqrt(x):
     with np.errstate(invalid="ignore"):  # sqrt(-1) = nan silently, as TF
         return np.sqrt(x)
@@ -136,13 +153,13 @@ def rsqrt(x):
         return 1 / np.sqrt(x)
 
 
-@_pointwise(lambda out, x: out, saves="out", domain=(REAL,), inplace=np.exp)
+@_pointwise(lambda out, x: out, saves="out", domain=(REAL,), inplace=_exp_into)
 def exp(x):
     with np.errstate(over="ignore"):  # overflow gives inf silently, as TF (log1pexp relies on it)
         return np.exp(x)
 
 
-@_pointwise(lambda out, x: 1 / x, domain=(POSITIVE,), inplace=np.log)
+@_pointwise(lambda out, x: 1 / x, domain=(POSITIVE,), inplace=_log_into)
 def log(x):
     with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan silently, as TF
         return np.log(x)

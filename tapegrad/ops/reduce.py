@@ -12,7 +12,8 @@ from ..core.aval import Dim, ShapedArray, dims, prod
 from ..core.op import NONZERO, REAL, apply, defop
 from ..core.tensor import Tensor
 from .array import broadcast_to, reshape, stop_gradient
-from .math import abs, cast, equal, exp, log, sqrt, square
+from .creation import zeros_like
+from .math import abs, cast, equal, exp, is_finite, log, sqrt, square, where
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_logsumexp",
            "reduce_variance", "reduce_std", "reduce_all", "reduce_any", "argmax", "argmin", "cumsum",
@@ -293,7 +294,8 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """log(sum(exp(x))) without overflow: the max is taken out first (through stop_gradient)."""
     axis = _static_axis(axis)
     m = stop_gradient(reduce_max(input_tensor, axis, keepdims=True))
-    finite_m = m * cast(abs(m) < np.inf, m.dtype) if m.dtype.is_floating else m
+    # an infinite max is left in (as TF): -inf everywhere gives -inf, a +inf gives inf (m * 0 would be NaN)
+    finite_m = where(is_finite(m), m, zeros_like(m)) if m.dtype.is_floating else m
     out = log(reduce_sum(exp(input_tensor - finite_m), axis, keepdims=True)) + finite_m
     if keepdims:
         return out
