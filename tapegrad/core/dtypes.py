@@ -53,6 +53,11 @@ class DType:
         return self._np.itemsize
 
     @property
+    def as_datatype_enum(self) -> int:
+        """TensorFlow's DataType enum value (tf.float32: 1)."""
+        return _ENUM_OF[self]
+
+    @property
     def base_dtype(self) -> "DType":
         return self
 
@@ -108,6 +113,10 @@ ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint
 _BY_NP = {d._np: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL + (string,)}
 _BY_NAME.update(half=float16, double=float64, float=float32)
+# TensorFlow's DataType enum values (types.proto): tf.as_dtype(1) is tf.float32
+_BY_ENUM = {1: float32, 2: float64, 3: int32, 4: uint8, 5: int16, 6: int8, 7: string, 8: complex64, 9: int64,
+            10: bool_, 17: uint16, 18: complex128, 19: float16, 22: uint32, 23: uint64}
+_ENUM_OF = {d: e for e, d in _BY_ENUM.items()}
 
 
 def from_numpy(np_dtype: np.dtype) -> DType:
@@ -121,14 +130,19 @@ def from_numpy(np_dtype: np.dtype) -> DType:
 
 
 def as_dtype(value) -> DType:
-    """Convert a DType, NumPy dtype/type or name to a DType.
+    """Convert a DType, NumPy dtype/type, name or TF DataType enum value to a DType.
 
     >>> import numpy as np, tapegrad as tf
-    >>> tf.as_dtype(np.float64), tf.as_dtype("int32")
-    (tf.float64, tf.int32)
+    >>> tf.as_dtype(np.float64), tf.as_dtype("int32"), tf.as_dtype(1)
+    (tf.float64, tf.int32, tf.float32)
     """
     if isinstance(value, DType):
         return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        try:
+            return _BY_ENUM[int(value)]
+        except KeyError:
+            raise TypeError(f"Cannot convert the DataType enum value {value!r} to a tapegrad DType.") from None
     if isinstance(value, str):
         try:
             return _BY_NAME[value]

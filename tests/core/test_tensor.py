@@ -56,6 +56,16 @@ def test_dtype_aliases_and_as_dtype():
     assert tf.as_dtype(np.dtype(np.bool_)) is tf.bool
 
 
+def test_as_dtype_takes_tensorflows_datatype_enum_values():
+    assert tf.as_dtype(1) is tf.float32 and tf.as_dtype(3) is tf.int32 and tf.as_dtype(np.int64(9)) is tf.int64
+    for dtype in (tf.float16, tf.float32, tf.float64, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8,
+                  tf.uint16, tf.uint32, tf.uint64, tf.bool, tf.complex64, tf.complex128, tf.string):
+        assert tf.as_dtype(dtype.as_datatype_enum) is dtype
+    assert tf.zeros(1, 1).dtype is tf.float32          # dtype given positionally as the enum, as TF accepts
+    with pytest.raises(TypeError, match="enum value 99"):
+        tf.as_dtype(99)
+
+
 def test_dtypes_are_hashable_dict_keys():
     table = {tf.float32: "f", tf.int32: "i"}
     assert table[tf.as_dtype("float32")] == "f"
