@@ -334,6 +334,7 @@ def convert_to_array(value, dtype=None) -> np.ndarray:
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         if np_dtype is None:
             return np.array(value)
+        _check_text(value, np.asarray(value).dtype, np_dtype)
         return np.array(value, dtype=np_dtype)
     if hasattr(value, "__tapegrad_dense__"):
         return convert_to_array(value.__tapegrad_dense__(), dtype)
@@ -342,10 +343,19 @@ def convert_to_array(value, dtype=None) -> np.ndarray:
     if np_dtype is None:
         return np.array(value, dtype=_infer_python_dtype(value))
     arr = np.array(value)
+    _check_text(value, arr.dtype, np_dtype)
     if arr.dtype.kind == "f" and np_dtype.kind in "iub":
         if not np.all(np.equal(np.mod(arr, 1), 0)):
             raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {np_dtype.name}")
     return arr.astype(np_dtype)
+
+
+def _check_text(value, have, want) -> None:
+    """Numbers never become strings nor strings numbers by conversion (TF's TypeError): NumPy
+    would turn 1.0 into '1.0' and string + 1.0 into 'a1.0'."""
+    if (have.kind in "US") != (want.kind in "US") and have.kind != "O":
+        raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype "
+                        f"{'string' if want.kind in 'US' else want.name}")
 
 
 def _flat(value):

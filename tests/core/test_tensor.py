@@ -121,6 +121,16 @@ def test_constant_refuses_to_truncate_a_float_into_an_integer_dtype():
         tf.constant(1.5, dtype=tf.int32)
 
 
+def test_numbers_and_strings_never_convert_into_each_other():
+    with pytest.raises(TypeError, match="Cannot convert 1.0 to EagerTensor of dtype string"):
+        tf.constant(["a"]) + 1.0                         # NumPy would give 'a1.0'
+    with pytest.raises(TypeError, match="Cannot convert 'b' to EagerTensor of dtype float32"):
+        tf.constant(1.0) + "b"
+    with pytest.raises(TypeError, match="dtype string"):
+        tf.constant(np.array([1, 2]), dtype=tf.string)
+    assert bool(tf.reduce_all(tf.constant(["a"]) + "b" == tf.constant(["ab"])))  # strings join, as in TF
+
+
 def test_constant_shape_reshapes_or_broadcasts_a_scalar():
     np.testing.assert_array_equal(tf.constant([1, 2, 3, 4], shape=[2, 2]).numpy(), [[1, 2], [3, 4]])
     filled = tf.constant(7.0, shape=(2, 3))
