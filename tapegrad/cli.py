@@ -71,9 +71,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def positive_int(text: str) -> int:
     """argparse type: a positive integer (the command's and its subcommands' option parsers share it)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return _whole_number(text, least=1, what="a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: 0 or a positive integer."""
+    return _whole_number(text, least=0, what="0 or a positive integer")
+
+
+def _whole_number(text: str, least: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text}")
     return value
 
 

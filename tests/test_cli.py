@@ -101,6 +101,16 @@ def test_bad_option_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "--data must be digits" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (("quickstart", "--epochs", "1.5"), "--epochs: must be a positive integer, not 1.5"),
+    (("quickstart", "--batch-size", "0"), "--batch-size: must be a positive integer, not 0"),
+    (("gan", "dcgan", "--threads", "-1"), "--threads: must be 0 or a positive integer, not -1"),
+])
+def test_numeric_options_say_what_they_take(args, message, tmp_path):
+    result = tapegrad(*args, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_console_script_is_declared():
     tomllib = pytest.importorskip("tomllib")
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from ..cli import positive_int, validated_by
+from ..cli import non_negative_int, positive_int, validated_by
 
 PILLOW_HINT = "for PNG and GIF pictures install Pillow: pip install 'tapegrad[images]'"
 PLOT_HINT = "for loss curves install matplotlib: pip install 'tapegrad[plot]'"
@@ -93,7 +93,7 @@ def _common(parser, name: str) -> None:
     parser.add_argument("--out", metavar="DIR",
                         help=f"where pictures and curves go (default: tapegrad-gan/{name}-DATA)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--threads", type=int, default=1, metavar="N",
+    parser.add_argument("--threads", type=non_negative_int, default=1, metavar="N",
                         help="BLAS threads (default 1: faster for these small matrices, above all on a "
                              "busy machine); 0 leaves NumPy's setting alone")
 
