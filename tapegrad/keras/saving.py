@@ -353,6 +353,9 @@ class _NpzStore(_Store):
     def __init__(self, filepath, budget, groups):
         super().__init__(filepath)
         self.npz = np.load(filepath, allow_pickle=False)
+        if not isinstance(self.npz, np.lib.npyio.NpzFile):  # a lone .npy array under an .npz name
+            raise _FileError(f"Not a tapegrad weights file: {filepath!r} holds one NumPy array (.npy), "
+                             f"not an .npz archive (was it written by `save_weights`?).")
         try:
             self.groups = self._header()
         except Exception:

@@ -256,6 +256,10 @@ def test_npz_that_is_not_a_weights_file(tmp_path):
     np.savez(tmp_path / "plain.npz", a=np.ones(3))
     with pytest.raises(ValueError, match="Not a tapegrad weights file"):
         model.load_weights(tmp_path / "plain.npz")
+    with open(tmp_path / "lone.npz", "wb") as f:      # a .npy array under an .npz name
+        np.save(f, np.ones(3))
+    with pytest.raises(ValueError, match=r"lone\.npz' holds one NumPy array \(\.npy\), not an \.npz archive"):
+        model.load_weights(tmp_path / "lone.npz")
     # an object array needs pickle: it is refused, never unpickled
     arrays = saving.read_weights(tmp_path / "w.npz")
     header = np.load(tmp_path / "w.npz")["__tapegrad_weights__"]
