@@ -13,16 +13,14 @@ or foreign file raises DataLossError instead of yielding wrong data.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 
 import numpy as np
 
+from .._files import NpzReader, TempFile, guard
 from ..core import dtypes
 from ..errors import DataLossError, InvalidArgumentError
 from . import _nest
@@ -110,11 +108,8 @@ class FileStore:
 
 class _FileWriter:
     def __init__(self, path: str):
-        self._path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, self._tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-        self._file = os.fdopen(fd, "w+b")
-        self._zip = zipfile.ZipFile(self._file, "w", zipfile.ZIP_STORED, allowZip64=True)
+        self._temp = TempFile(path)
+        self._zip = zipfile.ZipFile(self._temp.file, "w", zipfile.ZIP_STORED, allowZip64=True)
         self._layout = None
         self._components = None  # [(DType, rank)] of the first element; all must match
         self._chunk: list = []
@@ -159,29 +154,13 @@ class _FileWriter:
                 "elements": self._elements, "chunks": self._chunks}
         self._put("meta", np.array(json.dumps(meta)))
         self._zip.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._tmp, self._path)
-        _sync_directory(os.path.dirname(os.path.abspath(self._path)))
+        self._temp.commit()
 
     def abort(self):
         try:
             self._zip.close()
-            self._file.close()
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(self._tmp)
-
-
-def _sync_directory(directory: str) -> None:
-    """Make the rename durable; platforms that cannot open directories (Windows) skip it."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self._temp.abort()
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -200,11 +179,8 @@ def _read(path: str, spec_fn):
             raise _corrupt(path, "its chunks hold a different number of elements than its metadata says")
 
 
-def _open(path: str) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise _corrupt(path, f"it is not a readable archive ({e})") from e
+def _open(path: str) -> NpzReader:
+    return NpzReader(path, lambda why: _corrupt(path, why))
 
 
 def _corrupt(path: str, why: str) -> DataLossError:
@@ -214,17 +190,12 @@ def _corrupt(path: str, why: str) -> DataLossError:
 
 def _checked(path, read, *args):
     """Run a read step, turning any sign of damage into a DataLossError naming the file."""
-    try:
+    with guard(lambda why: _corrupt(path, why)):
         return read(*args)
-    except DataLossError:
-        raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, OSError) as e:
-        raise _corrupt(path, f"{type(e).__name__}: {e}") from e
 
 
-def _member(archive: zipfile.ZipFile, name: str) -> np.ndarray:
-    raw = archive.read(name + ".npy")  # reads the member whole, so zip checks its CRC
-    return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
+def _member(archive: NpzReader, name: str) -> np.ndarray:
+    return archive.read(name)  # read whole, so that zip checks its CRC
 
 
 def _meta(archive) -> dict:

@@ -15,24 +15,30 @@ same paths (``layers/dense/vars/0``) plus a JSON header naming the format and ea
 
 Files are untrusted input: nothing is unpickled, links and external data in HDF5 files are
 refused, every array's shape and dtype is checked against the model before anything is
-assigned, and a failed load changes no weight.  Writes are atomic: a temporary file in
-the same folder is written, synced and renamed over the target.
+assigned, and a failed load changes no weight.  A damaged file raises ``WeightsFileError``
+naming it: a ``.weights.h5`` written here carries the SHA-256 of its HDF5 data in its user block
+(which HDF5, and so Keras, skips), checked before h5py reads it; ``.npz`` members are read whole,
+so zip checks their CRC-32.  Writes are atomic (``tapegrad._files``).
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
 import os
-import secrets
-import stat
 import sys
 import warnings
 import zipfile
 
 import numpy as np
 
+from .._files import USER_BLOCK, NpzReader, atomic_write, check_seal, guard, seal
+from ..errors import DataLossError
 from .layers.base import Layer, to_snake_case
+
+__all__ = ["save_weights", "load_weights", "read_weights", "write_npz_entries", "walk", "atomic_write",
+           "WeightsFileError"]
 
 H5_SUFFIX = ".weights.h5"
 NPZ_SUFFIX = ".npz"
@@ -47,8 +53,10 @@ _KERAS_LAYER_NAMES = {"metrics", "metrics_variables", "losses", "input", "output
                       "trainable_variables", "non_trainable_variables"}
 
 
-class _FileError(ValueError):
-    """A file that cannot be read as weights at all: truncated, corrupt, unsafe, or another format."""
+class WeightsFileError(DataLossError, ValueError):
+    """A file that cannot be read as weights at all: truncated, corrupt, unsafe, or another format
+    (``tf.errors.DataLossError``, and a ``ValueError`` as Keras raises for a bad file).  The message
+    names the file."""
 
 
 # -- public API ----------------------------------------------------------------------------
@@ -120,7 +128,7 @@ def load_weights(model, filepath, skip_mismatch=False) -> None:
         for path, obj, variables in targets:
             try:
                 plan.append((variables, _read_group(store, path, obj, variables)))
-            except _FileError:
+            except WeightsFileError:
                 raise
             except ValueError as e:  # this object does not match the file: the others may
                 if _is_optimizer(obj):
@@ -227,6 +235,7 @@ def walk(model) -> list:
 
 # -- what is saved, and where ----------------------------------------------------------------
 
+@functools.cache
 def _saveable_bases() -> tuple:
     """Layer, plus the optimizer and metric base classes where those modules exist."""
     bases = [Layer]
@@ -309,7 +318,7 @@ def _read_group(store, path, obj, variables) -> list:
 
 def _check_array(shape, dtype, expected_shape, variable, where) -> None:
     if dtype.kind not in "biufc" or dtype.hasobject or dtype.fields is not None:
-        raise _FileError(f"{where} holds data of dtype {dtype}, not numbers.")
+        raise WeightsFileError(f"{where} holds data of dtype {dtype}, not numbers.")
     if variable is not None and tuple(shape) != expected_shape:
         raise ValueError(f"Shape mismatch for variable {variable.path!r}: the model's weight has shape "
                          f"{expected_shape}, the file's {where} has shape {tuple(shape)}.")
@@ -324,11 +333,11 @@ def _open_store(filepath, kind, budget, groups):
         if kind == "npz":
             return _NpzStore(filepath, budget, groups)
         return _H5Store(filepath, kind, budget, groups)
-    except _FileError:
+    except WeightsFileError:
         raise
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise _FileError(f"Could not read weights file {filepath!r}: it is truncated or corrupt, or not "
-                         f"a {_KIND_NAMES[kind]} file ({type(e).__name__}: {e}).") from e
+    except Exception as e:  # noqa: BLE001 - whatever a damaged file makes h5py or zip raise
+        raise WeightsFileError(f"Could not read weights file {filepath!r}: it is truncated or corrupt, or "
+                               f"not a {_KIND_NAMES[kind]} file ({type(e).__name__}: {e}).") from e
 
 
 _KIND_NAMES = {"h5": "`.weights.h5`", "keras": "`.keras`", "npz": "weights `.npz`"}
@@ -344,18 +353,19 @@ class _Store:
     def __exit__(self, *exc):
         self.close()
 
-    def _corrupt(self, error):
-        return _FileError(f"Could not read weights file {self.filepath!r}: it is truncated or corrupt "
-                          f"({type(error).__name__}: {error}).")
+    def _corrupt_because(self, why):
+        return WeightsFileError(f"Could not read weights file {self.filepath!r}: it is truncated or corrupt "
+                                f"({why}).")
 
 
 class _NpzStore(_Store):
     def __init__(self, filepath, budget, groups):
         super().__init__(filepath)
-        self.npz = np.load(filepath, allow_pickle=False)
-        if not isinstance(self.npz, np.lib.npyio.NpzFile):  # a lone .npy array under an .npz name
-            raise _FileError(f"Not a tapegrad weights file: {filepath!r} holds one NumPy array (.npy), "
-                             f"not an .npz archive (was it written by `save_weights`?).")
+        with open(filepath, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":  # a lone .npy array under an .npz name
+                raise WeightsFileError(f"Not a tapegrad weights file: {filepath!r} holds one NumPy array "
+                                       f"(.npy), not an .npz archive (was it written by `save_weights`?).")
+        self.npz = NpzReader(filepath, self._corrupt_because)
         try:
             self.groups = self._header()
         except Exception:
@@ -363,29 +373,30 @@ class _NpzStore(_Store):
             raise
 
     def _header(self) -> dict:
-        if _HEADER_KEY not in self.npz.files:
-            raise _FileError(f"Not a tapegrad weights file: {self.filepath!r} has no "
+        if _HEADER_KEY not in self.npz.names:
+            raise WeightsFileError(f"Not a tapegrad weights file: {self.filepath!r} has no "
                              f"{_HEADER_KEY!r} header (was it written by `save_weights`?).")
-        raw = self.npz[_HEADER_KEY]
+        raw = self.npz.read(_HEADER_KEY, limit=64 << 20)
         if raw.dtype.kind != "U" or raw.shape != ():
-            raise _FileError(f"Not a tapegrad weights file: bad header in {self.filepath!r}.")
-        header = json.loads(str(raw[()]))
+            raise WeightsFileError(f"Not a tapegrad weights file: bad header in {self.filepath!r}.")
+        with self.npz.guard():
+            header = json.loads(str(raw[()]))
         if not isinstance(header, dict) or header.get("format") != _FORMAT:
-            raise _FileError(f"Not a tapegrad weights file: {self.filepath!r} has format "
+            raise WeightsFileError(f"Not a tapegrad weights file: {self.filepath!r} has format "
                              f"{header.get('format') if isinstance(header, dict) else header!r}.")
         if not isinstance(header.get("version"), int) or header["version"] > _VERSION:
-            raise _FileError(f"Not a tapegrad weights file this version reads: {self.filepath!r} has "
+            raise WeightsFileError(f"Not a tapegrad weights file this version reads: {self.filepath!r} has "
                              f"version {header.get('version')!r}; this tapegrad reads up to {_VERSION}.")
         groups = header.get("groups")
         if not isinstance(groups, dict) or not all(
                 isinstance(g, dict) and isinstance(g.get("count"), int) and g["count"] >= 0
                 for g in groups.values()):
-            raise _FileError(f"Not a tapegrad weights file: the header of {self.filepath!r} is malformed.")
+            raise WeightsFileError(f"Not a tapegrad weights file: the header of {self.filepath!r} is malformed.")
         expected = {f"{p}/vars/{i}".lstrip("/") for p, g in groups.items() for i in range(g["count"])}
-        present = set(self.npz.files) - {_HEADER_KEY}
+        present = set(self.npz.names) - {_HEADER_KEY}
         if expected != present:
             missing, extra = sorted(expected - present), sorted(present - expected)
-            raise _FileError(f"Could not read weights file {self.filepath!r}: it is truncated or corrupt "
+            raise WeightsFileError(f"Could not read weights file {self.filepath!r}: it is truncated or corrupt "
                              f"(missing arrays {missing[:5]}, unexpected arrays {extra[:5]}).")
         return groups
 
@@ -399,18 +410,15 @@ class _NpzStore(_Store):
     def read(self, path, key, expected_shape, variable):
         name = f"{path}/vars/{key}".lstrip("/")
         where = f"'{name}'"
-        info = self.npz.zip.getinfo(name + ".npy")
+        size = self.npz.size(name)
         if variable is not None:
             # A file cannot make us inflate more than the weight needs (plus the .npy header)
             limit = math.prod(expected_shape) * np.dtype(variable.dtype.as_numpy_dtype).itemsize + 4096
-            if info.file_size > limit:
+            if size > limit:
                 raise ValueError(f"Shape mismatch for variable {variable.path!r}: the file's {where} "
-                                 f"holds {info.file_size} bytes, more than the model's weight of "
+                                 f"holds {size} bytes, more than the model's weight of "
                                  f"shape {expected_shape} needs.")
-        try:
-            array = self.npz[name]
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile, KeyError) as e:
-            raise self._corrupt(e) from e
+        array = self.npz.read(name)
         _check_array(array.shape, array.dtype, expected_shape, variable, where)
         return array
 
@@ -427,12 +435,17 @@ class _H5Store(_Store):
             self.archive = zipfile.ZipFile(filepath)
             info = self.archive.getinfo(_KERAS_ARCHIVE_MEMBER)
             if budget is not None and info.file_size > 2 * budget + (1 << 20) + 8192 * groups:
-                raise _FileError(f"Refusing to read {filepath!r}: the archive's {_KERAS_ARCHIVE_MEMBER} ({info.file_size} bytes) is far "
+                raise WeightsFileError(f"Refusing to read {filepath!r}: the archive's {_KERAS_ARCHIVE_MEMBER} ({info.file_size} bytes) is far "
                                  "larger than this model's weights")
             source = io.BytesIO(self.archive.read(_KERAS_ARCHIVE_MEMBER))
         else:
+            try:
+                check_seal(filepath)  # before the HDF5 library parses anything of a damaged file
+            except ValueError as e:
+                raise self._corrupt_because(e) from None
             source = filepath
-        self.file = h5py.File(source, "r")
+        with guard(self._corrupt_because):
+            self.file = h5py.File(source, "r")
 
     def _group(self, path):
         """The group at path, following hard links only (no soft or external links)."""
@@ -443,7 +456,7 @@ class _H5Store(_Store):
                 return None
             link = current.get(part, getlink=True)
             if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-                raise _FileError(f"Refusing to read {self.filepath!r}: it holds a {type(link).__name__} "
+                raise WeightsFileError(f"Refusing to read {self.filepath!r}: it holds a {type(link).__name__} "
                                  f"at '{path}'.")
             current = current[part]
         return current if isinstance(current, h5py.Group) else None
@@ -458,31 +471,35 @@ class _H5Store(_Store):
 
     def paths(self):
         found = []
-        self.file.visit(lambda name: found.append(name[:-len("vars")].rstrip("/"))
-                        if name == "vars" or name.endswith("/vars") else None)
+        with guard(self._corrupt_because):
+            self.file.visit(lambda name: found.append(name[:-len("vars")].rstrip("/"))
+                            if name == "vars" or name.endswith("/vars") else None)
         return found
 
     def keys(self, path):
-        group = self._vars(path)
-        return list(group.keys()) if group is not None else []
+        with guard(self._corrupt_because):
+            group = self._vars(path)
+            return list(group.keys()) if group is not None else []
 
     def read(self, path, key, expected_shape, variable):
         h5py = self.h5py
-        group = self._vars(path)
         where = f"'{path}/vars/{key}'" if path else f"'vars/{key}'"
-        link = group.get(key, getlink=True)
-        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-            raise _FileError(f"Refusing to read {self.filepath!r}: it holds a {type(link).__name__} at {where}.")
-        dataset = group[key]
-        if not isinstance(dataset, h5py.Dataset):
-            raise _FileError(f"{where} in {self.filepath!r} is not a dataset.")
-        if dataset.external or dataset.is_virtual:
-            raise _FileError(f"Refusing to read {self.filepath!r}: {where} keeps its data outside the file.")
-        _check_array(dataset.shape, dataset.dtype, expected_shape, variable, where)
-        try:
+        with guard(self._corrupt_because):
+            group = self._vars(path)
+            link = group.get(key, getlink=True)
+            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                raise WeightsFileError(f"Refusing to read {self.filepath!r}: it holds a "
+                                       f"{type(link).__name__} at {where}.")
+            dataset = group[key]
+            if not isinstance(dataset, h5py.Dataset):
+                raise WeightsFileError(f"{where} in {self.filepath!r} is not a dataset.")
+            if dataset.external or dataset.is_virtual:
+                raise WeightsFileError(f"Refusing to read {self.filepath!r}: {where} keeps its data "
+                                       f"outside the file.")
+            shape, dtype = dataset.shape, dataset.dtype
+        _check_array(shape, dtype, expected_shape, variable, where)  # a mismatch, not damage
+        with guard(self._corrupt_because):
             return dataset[()]
-        except (OSError, ValueError) as e:
-            raise self._corrupt(e) from e
 
     def close(self):
         self.file.close()
@@ -493,13 +510,15 @@ class _H5Store(_Store):
 # -- writing ------------------------------------------------------------------------------------
 
 def _write_h5(h5py, fileobj, entries) -> None:
-    with h5py.File(fileobj, "w") as f:
+    # HDF5 1.10's format: a third of the size of the earliest one, with checksummed metadata
+    with h5py.File(fileobj, "w", userblock_size=USER_BLOCK, libver="v110") as f:
         for path, name, arrays in entries:
             group = f.create_group(f"{path}/vars" if path else "vars")
             if name is not None:
                 group.attrs["name"] = name
             for i, array in enumerate(arrays):
                 group[str(i)] = array
+    seal(fileobj)
 
 
 def _write_npz(fileobj, entries) -> None:
@@ -511,59 +530,6 @@ def _write_npz(fileobj, entries) -> None:
             arrays[f"{path}/vars/{i}".lstrip("/")] = np.asarray(array)
     header = json.dumps({"format": _FORMAT, "version": _VERSION, "groups": groups})
     np.savez(fileobj, **{_HEADER_KEY: np.array(header)}, **arrays)
-
-
-def atomic_write(filepath, write) -> None:
-    """Call ``write(binary file)`` on a temporary file, then move it over `filepath` atomically.
-
-    If anything fails, `filepath` keeps its previous content and the temporary file is removed.
-    The file's data and the folder entry are synced to disk before this returns.
-
-    >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "f.bin")
-    >>> atomic_write(path, lambda f: f.write(b"ok"))
-    >>> open(path, "rb").read()
-    b'ok'
-    """
-    directory = os.path.dirname(os.path.abspath(filepath))
-    base = os.path.basename(filepath)
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(temp, flags, 0o666)  # 0o666 less the umask, as a plain open() would give
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if os.path.exists(filepath):
-            os.chmod(temp, stat.S_IMODE(os.stat(filepath).st_mode))
-        os.replace(temp, filepath)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory) -> None:
-    """Make the rename itself durable (POSIX; Windows cannot open folders, and needs not)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- file names and dependencies ------------------------------------------------------------------

@@ -6,14 +6,14 @@
 - ``__sha256__``: the SHA-256 of the header text and then, in the header's order, each entry's
   name, dtype, shape and bytes.
 
-A reader trusts nothing before the checksum matches: it checks the header's bounds (members, sizes,
-dtypes) as it goes, so a truncated, corrupt or half-written file raises ``CheckpointCorruptError``
-and is never used.  Files are written atomically (``keras.saving.atomic_write``): a crash leaves
-either the old file or the new one, never part of one.
+A reader trusts nothing before the checksum matches: members are read whole (zip checks their
+CRC-32) and decoded by ``tapegrad._files.NpzReader``, the header's bounds (members, sizes, dtypes)
+are checked as it goes, so a truncated, corrupt or half-written file raises
+``CheckpointCorruptError`` naming it and is never used.  Files are written atomically
+(``tapegrad._files``): a crash leaves either the old file or the new one, never part of one.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -21,8 +21,8 @@ import zipfile
 
 import numpy as np
 
+from .._files import NpzReader, array_digest, atomic_write
 from ..errors import DataLossError
-from ..keras.saving import atomic_write
 
 FORMAT = "tapegrad.checkpoint"
 VERSION = 1
@@ -99,76 +99,61 @@ def read(path) -> tuple:
     file = file_of(path)
     if not os.path.isfile(file):
         raise NotFoundError(f"No checkpoint at {os.fspath(path)!r} (no file {file!r}).")
-    try:
-        # Our own handle: np.load leaks the one it opens when the zip is bad
-        with open(file, "rb") as f:
-            magic = f.read(4)
-            if magic != b"PK\x03\x04":  # else np.load would guess at other formats, pickles among them
-                raise CheckpointCorruptError(f"it is not a zip archive (it starts with {magic!r})")
-            f.seek(0)
-            with np.load(f, allow_pickle=False) as npz:  # a zip: an NpzFile
-                return _verified(npz)
-    except CheckpointCorruptError as e:
-        raise CheckpointCorruptError(f"Checkpoint {file!r} is corrupt or incomplete: {e}") from None
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
-        raise CheckpointCorruptError(f"Checkpoint {file!r} is corrupt or incomplete: it cannot be read as "
-                                     f"a checkpoint ({type(e).__name__}: {e}).") from None
+
+    def corrupt(why):
+        return CheckpointCorruptError(f"Checkpoint {file!r} is corrupt or incomplete: {why}.")
+    with NpzReader(file, corrupt) as npz:
+        return _verified(npz, corrupt)
 
 
-def _verified(npz) -> tuple:
-    members = set(npz.files)
+def _verified(npz, corrupt) -> tuple:
+    members = set(npz.names)
     if _HEADER not in members or _CHECKSUM not in members:
-        raise CheckpointCorruptError(f"it lacks the {_HEADER!r} or {_CHECKSUM!r} entry (is it a tapegrad "
-                                     "checkpoint?)")
-    text = _text(npz, _HEADER, _MAX_HEADER_BYTES)
+        raise corrupt(f"it lacks the {_HEADER!r} or {_CHECKSUM!r} entry (is it a tapegrad checkpoint?)")
+    text = _text(npz, _HEADER, _MAX_HEADER_BYTES, corrupt)
     try:
         header = json.loads(text)
     except ValueError as e:
-        raise CheckpointCorruptError(f"its header is not JSON ({e})") from None
+        raise corrupt(f"its header is not JSON ({e})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointCorruptError("its header does not name the tapegrad checkpoint format")
+        raise corrupt("its header does not name the tapegrad checkpoint format")
     if not isinstance(header.get("version"), int) or header["version"] > VERSION:
-        raise CheckpointCorruptError(f"it has format version {header.get('version')!r}; this tapegrad "
-                                     f"reads up to version {VERSION}")
+        raise corrupt(f"it has format version {header.get('version')!r}; this tapegrad reads up to "
+                      f"version {VERSION}")
     entries = header.get("entries")
     if not isinstance(entries, dict) or set(entries) != members - {_HEADER, _CHECKSUM}:
         listed = set(entries) if isinstance(entries, dict) else set()
-        raise CheckpointCorruptError(f"its header and its entries differ (missing "
-                                     f"{sorted(listed - members)[:3]}, unlisted "
-                                     f"{sorted(members - listed - {_HEADER, _CHECKSUM})[:3]})")
+        raise corrupt(f"its header and its entries differ (missing {sorted(listed - members)[:3]}, unlisted "
+                      f"{sorted(members - listed - {_HEADER, _CHECKSUM})[:3]})")
     arrays = {}
     for name, spec in entries.items():
-        shape, dtype = _spec(name, spec)
+        shape, dtype = _spec(name, spec, corrupt)
         # The member may not hold more than its header says: a bad file cannot make us inflate more
-        if npz.zip.getinfo(name + ".npy").file_size > math.prod(shape) * dtype.itemsize + _NPY_HEADER_BYTES:
-            raise CheckpointCorruptError(f"entry {name!r} is larger than its header says")
-        array = npz[name]
+        array = npz.read(name, limit=math.prod(shape) * dtype.itemsize + _NPY_HEADER_BYTES)
         if array.shape != shape or array.dtype != dtype:
-            raise CheckpointCorruptError(f"entry {name!r} is {array.dtype}{list(array.shape)}, its header "
-                                         f"says {dtype}{list(shape)}")
+            raise corrupt(f"entry {name!r} is {array.dtype}{list(array.shape)}, its header says "
+                          f"{dtype}{list(shape)}")
         arrays[name] = array
-    if _text(npz, _CHECKSUM, 128) != _digest(text, arrays):
-        raise CheckpointCorruptError("its SHA-256 checksum does not match its contents")
+    if _text(npz, _CHECKSUM, 128, corrupt) != _digest(text, arrays):
+        raise corrupt("its SHA-256 checksum does not match its contents")
     return arrays, header
 
 
-def _text(npz, name: str, limit: int) -> str:
-    if npz.zip.getinfo(name + ".npy").file_size > limit + _NPY_HEADER_BYTES:
-        raise CheckpointCorruptError(f"its {name!r} entry is implausibly large")
-    value = npz[name]
+def _text(npz, name: str, limit: int, corrupt) -> str:
+    value = npz.read(name, limit=limit + _NPY_HEADER_BYTES)
     if value.dtype.kind != "U" or value.shape != ():
-        raise CheckpointCorruptError(f"its {name!r} entry is not a text")
+        raise corrupt(f"its {name!r} entry is not a text")
     return str(value[()])
 
 
-def _spec(name: str, spec) -> tuple:
+def _spec(name: str, spec, corrupt) -> tuple:
     try:
         shape = tuple(int(d) for d in spec["shape"])
         dtype = np.dtype(spec["dtype"])
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointCorruptError(f"the header entry of {name!r} is malformed ({e})") from None
+        raise corrupt(f"the header entry of {name!r} is malformed ({e})") from None
     if any(d < 0 for d in shape) or not _numeric(dtype):
-        raise CheckpointCorruptError(f"the header entry of {name!r} is malformed ({spec})")
+        raise corrupt(f"the header entry of {name!r} is malformed ({spec})")
     return shape, dtype
 
 
@@ -177,8 +162,4 @@ def _numeric(dtype: np.dtype) -> bool:
 
 
 def _digest(header: str, arrays: dict) -> str:
-    sha = hashlib.sha256(header.encode("utf-8"))
-    for name, array in arrays.items():
-        sha.update(f"\0{name}\0{array.dtype.str}\0{array.shape}\0".encode())
-        sha.update(np.asarray(array, order="C").data)
-    return sha.hexdigest()
+    return array_digest(arrays.items(), prefix=header)

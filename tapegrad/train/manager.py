@@ -22,7 +22,7 @@ import tempfile
 import warnings
 
 from ..errors import NotFoundError
-from ..keras.saving import _fsync_directory, atomic_write
+from .._files import atomic_write, fsync_directory, remove_dead_temporaries
 from ._format import SUFFIX, CheckpointCorruptError, file_of
 
 INDEX = "checkpoint"
@@ -63,7 +63,7 @@ class CheckpointManager:
         self._init_fn = init_fn
         _make_writable(self._directory)
         self._numbered = re.compile(rf"^{re.escape(checkpoint_name)}-(\d+){re.escape(SUFFIX)}$")
-        self._remove_stale_temporaries()
+        remove_dead_temporaries(self._directory)
         self._kept = self._recover()
 
     @property
@@ -113,7 +113,7 @@ class CheckpointManager:
             except FileNotFoundError:
                 pass
         if drop:
-            _fsync_directory(self._directory)
+            fsync_directory(self._directory)
         return path
 
     def restore_or_initialize(self):
@@ -183,15 +183,6 @@ class CheckpointManager:
         extra = sorted(unlisted.values(), key=self._number_of)
         return ([p for p in extra if self._number_of(p) < newest] + kept
                 + [p for p in extra if self._number_of(p) > newest])
-
-    def _remove_stale_temporaries(self) -> None:
-        stale = re.compile(rf"^\.(?:{re.escape(self._name)}-\d+{re.escape(SUFFIX)}|{INDEX})\.[0-9a-f]+\.tmp$")
-        for entry in os.listdir(self._directory):
-            if stale.match(entry):
-                try:
-                    os.remove(os.path.join(self._directory, entry))
-                except OSError:
-                    pass
 
 
 def latest_checkpoint(checkpoint_dir, latest_filename=None):

@@ -122,7 +122,7 @@ def test_mismatched_counts_and_labels(tmp_path):
     (lambda p: np.savez(p, x_train=np.array([{}], dtype=object), y_train=Y_TRAIN, x_test=X_TEST, y_test=Y_TEST),
      "corrupt or not an .npz"),  # a pickle is never loaded
     (lambda p: p.write_bytes(b"PK\x03\x04" + b"\0" * 40), "corrupt or not an .npz"),
-    (lambda p: p.write_bytes(b""), r"not an .npz archive \(it starts with b''\)"),
+    (lambda p: p.write_bytes(b""), r"not a zip archive \(.npz\): it starts with b''"),
     (lambda p: p.write_bytes(b"\x93NUMPY" + b"\0" * 40), "not an .npz archive"),
 ], ids=["keys", "pickle", "zip", "empty", "npy"])
 def test_bad_npz(tmp_path, write, message):

@@ -10,9 +10,11 @@ import gzip
 import math
 import os
 import struct
-import zipfile
 
 import numpy as np
+
+from ..._files import NpzReader
+from ...errors import DataLossError
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT"): big-endian data
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -21,8 +23,9 @@ _IDX_PARTS = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-class DatasetFileError(ValueError):
-    """A data set file that is truncated, corrupt or not what it should be."""
+class DatasetFileError(DataLossError, ValueError):
+    """A data set file that is truncated, corrupt or not what it should be (``tf.errors.DataLossError``,
+    and a ``ValueError``)."""
 
 
 def keras_cache_dir() -> str:
@@ -97,23 +100,13 @@ def _not_found(path, name: str, default: str) -> str:
 # -- .npz ------------------------------------------------------------------------------------------
 
 def _read_npz(path: str) -> dict:
-    try:
-        # Our own handle: np.load leaks the one it opens when the zip is bad
-        with open(path, "rb") as f:
-            magic = f.read(4)
-            if magic != b"PK\x03\x04":  # else np.load would guess at other formats, pickles among them
-                raise DatasetFileError(f"{path!r} is not an .npz archive (it starts with {magic!r})")
-            f.seek(0)
-            with np.load(f, allow_pickle=False) as data:  # a zip: an NpzFile
-                missing = [k for k in _NPZ_KEYS if k not in data.files]
-                if missing:
-                    raise DatasetFileError(f"{path!r} lacks the arrays {missing}; it has {sorted(data.files)}")
-                return {key: data[key] for key in _NPZ_KEYS}
-    except DatasetFileError:
-        raise
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        raise DatasetFileError(f"{path!r} is truncated, corrupt or not an .npz archive "
-                               f"({type(e).__name__}: {e})") from None
+    def corrupt(why):
+        return DatasetFileError(f"{path!r} is truncated, corrupt or not an .npz archive ({why})")
+    with NpzReader(path, corrupt) as data:
+        missing = [k for k in _NPZ_KEYS if k not in data.names]
+        if missing:
+            raise DatasetFileError(f"{path!r} lacks the arrays {missing}; it has {sorted(data.names)}")
+        return {key: data.read(key) for key in _NPZ_KEYS}
 
 
 # -- IDX -------------------------------------------------------------------------------------------
