@@ -17,16 +17,12 @@ when ``y_pred`` does not look like what ``from_logits`` says it is.
 from __future__ import annotations
 
 import inspect
-import sys
-import threading
-import warnings
 
 import numpy as np
 
 from ..core.aval import compatible
 from .. import ops  # noqa: F401  (registers every op and the Tensor operators)
 from ..core import dtypes
-from ..core.source import user_frame, user_site
 from ..core.tensor import Tensor, Variable, convert_to_array, convert_to_tensor
 from ..ops import nn as _nn
 from ..ops.array import expand_dims, squeeze
@@ -34,6 +30,7 @@ from ..ops.math import abs as _abs
 from ..ops.math import cast, clip_by_value, divide_no_nan, log, square, where
 from ..ops.reduce import reduce_mean, reduce_sum
 from .layers.base import to_snake_case, unique_name
+from .loss_checks import check_class_labels, check_logits_or_probabilities, reject_text, state, warn_at_user
 
 __all__ = [
     "Loss", "LossFunctionWrapper", "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
@@ -46,8 +43,6 @@ __all__ = [
 
 EPSILON = 1e-7  # keras.backend.epsilon(): the probability clipping bound
 _REDUCTIONS = {"sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight"}
-# Tolerance for "this row sums to 1": loose enough for float16 softmax outputs.
-_ROW_SUM_TOL = 1e-3
 
 
 # -- conversion and rank alignment ---------------------------------------------------------------
@@ -181,79 +176,6 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
     return _reduce_values(values, sample_weight, reduction)
 
 
-# -- logits-or-probabilities check ------------------------------------------------------------------
-
-class _CallState(threading.local):
-    """What the running ``Loss.__call__`` shares with the loss functions it calls."""
-
-    def __init__(self):
-        # the Loss object being called: misuse warnings are issued once per object
-        self.owner = None
-        # (per-sample losses, validity mask): Keras attaches the ignore_class mask to the
-        # result tensor; tapegrad tensors take no attributes, so it waits here for __call__
-        self.masked = None
-
-
-_state = _CallState()
-_warned_sites: set = set()
-
-
-def _warn_at_user(message: str, category=UserWarning) -> None:
-    """warnings.warn attributed to the user's line (the first frame outside tapegrad)."""
-    target = user_frame(2)
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame is not target:
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level if frame is not None else 2)
-
-
-def _rows_sum_to_one(values: np.ndarray, axis) -> bool:
-    sums = values.sum(axis=axis, dtype=np.float64)
-    return bool(np.all(np.abs(sums - 1.0) <= _ROW_SUM_TOL))
-
-
-def _check_logits_or_probabilities(fn_name: str, v: np.ndarray, from_logits: bool, class_axis) -> None:
-    """Warn when y_pred contradicts `from_logits` (a tapegrad addition; Keras trains silently badly).
-
-    `class_axis` is None for elementwise (binary) losses, whose rows need not sum to 1.  It runs
-    every step, so the common cases exit after one NumPy reduction, and a loss object that has
-    warned stops checking.
-    """
-    owner = _state.owner
-    if owner is not None and getattr(owner, "_misuse_warned", False):
-        return
-    if not isinstance(v, np.ndarray) or v.size == 0 or v.dtype.kind != "f":  # traced: no values to look at
-        return
-    categorical = class_axis is not None and v.ndim > 0 and v.shape[class_axis] > 1
-    if from_logits:
-        if not categorical or v.min() < 0 or v.max() > 1 or not _rows_sum_to_one(v, class_axis):
-            return
-        problem = ("every value of `y_pred` is in [0, 1] and every row sums to 1: it looks like "
-                   "probabilities (a softmax already applied), and the loss would apply softmax again")
-        advice = ("Pass `from_logits=False`, or remove the softmax activation from the model's "
-                  "output layer.")
-    else:
-        lo, hi = v.min(), v.max()
-        if lo < 0 or hi > 1:
-            problem = (f"`y_pred` has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}): it looks "
-                       "like logits, which the loss would clip to [1e-07, 1 - 1e-07]")
-        elif categorical and not _rows_sum_to_one(v, class_axis):
-            problem = ("the rows of `y_pred` do not sum to 1: it does not look like the output of a "
-                       "softmax (logits, or per-class sigmoid outputs?)")
-        else:
-            return
-        advice = ("If `y_pred` holds logits (no softmax or sigmoid applied), pass `from_logits=True` "
-                  "to the loss; that is also more numerically stable.")
-    if owner is not None:
-        owner._misuse_warned = True
-    else:  # a loss function called directly: once per call site
-        site = user_site(2)
-        if site in _warned_sites:
-            return
-        _warned_sites.add(site)
-    _warn_at_user(f"`{fn_name}` received `from_logits={from_logits}`, but {problem}. {advice}")
-
-
 # -- the Loss base ---------------------------------------------------------------------------------
 
 class Loss:
@@ -284,16 +206,18 @@ class Loss:
         return self._dtype.name
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        reject_text(y_true, "y_true", self.name)
+        reject_text(y_pred, "y_pred", self.name)
         np_dtype = self._dtype._np
         y_pred = _to_dtype(y_pred, np_dtype)
         y_true = _to_dtype(y_true, np_dtype)
-        outer = _state.owner
-        _state.owner, _state.masked = self, None
+        outer = state.owner
+        state.owner, state.masked = self, None
         try:
             losses = self.call(y_true, y_pred)
-            masked = _state.masked
+            masked = state.masked
         finally:
-            _state.owner, _state.masked = outer, None
+            state.owner, state.masked = outer, None
         mask = masked[1] if masked is not None and masked[0] is losses else None
         return reduce_weighted_values(losses, sample_weight, mask, self.reduction, self._dtype)
 
@@ -463,7 +387,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
 
     Probabilities are clipped to [1e-7, 1 - 1e-7] and their log used as logits, which
     renormalises each row.  Entries labelled `ignore_class` get loss 0 (and, in the loss class,
-    are left out of the mean).  A label outside [0, C) raises InvalidArgumentError.
+    are left out of the mean).  A label outside [0, C), NaN or infinite raises InvalidArgumentError
+    (``loss_checks.LabelValueError``) naming the loss, the label and C.
 
     >>> import tapegrad as tf
     >>> tf.keras.losses.sparse_categorical_crossentropy([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]).numpy()
@@ -474,6 +399,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         raise ValueError(f"Only axis=-1 is currently supported. Received: axis={axis}")
     # labels stay tensors handled by ops (no gradient flows through integers anyway), so that a
     # traced train step reads each batch's labels rather than freezing the first ones
+    reject_text(y_true, "y_true", "sparse_categorical_crossentropy")
     labels = y_true.read_value() if type(y_true) is Variable else convert_to_tensor(y_true)
     if labels.ndim == y_pred.ndim and tuple(labels.shape[-1:]) == (1,):
         labels = squeeze(labels, -1)
@@ -488,7 +414,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
                          f"dimension: target.shape={labels.shape}, output.shape={_shape(y_pred)}")
     valid = None if ignore_class is None else labels != ignore_class
     # ignored entries may hold anything: only the others must look like what from_logits says
-    _check_logits_or_probabilities("sparse_categorical_crossentropy",
+    check_logits_or_probabilities("sparse_categorical_crossentropy",
                                    y_pred._value if valid is None or not isinstance(valid._value, np.ndarray)
                                    else y_pred._value[valid._value],
                                    from_logits, -1)
@@ -496,11 +422,17 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         labels = where(valid, labels, 0)
         # zeroed rows keep the ignored entries finite (and their gradient 0), as in Keras
         y_pred = where(expand_dims(valid, -1), y_pred, np.zeros((), y_pred._value.dtype))
+    classes = _shape(y_pred)[-1]
+    if isinstance(classes, int):  # a traced class axis of unknown size leaves it to the op
+        # before the cast to int64, which would turn a NaN label into -9223372036854775808
+        owner = state.owner  # named now: a compiled call runs the check outside the Loss call
+        name = owner.name if owner is not None else "sparse_categorical_crossentropy"
+        check_class_labels(labels, classes, name)
     logits = y_pred if from_logits else log(_clipped(y_pred))
     losses = _nn.sparse_softmax_cross_entropy_with_logits(labels=cast(labels, "int64"), logits=logits)
     if valid is not None:
         losses = where(valid, losses, np.zeros((), losses._value.dtype))
-        _state.masked = (losses, valid)
+        state.masked = (losses, valid)
     return losses
 
 
@@ -520,7 +452,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     y_pred = _float_tensor(y_pred)
     y_true = _to_dtype(y_true, y_pred._value.dtype)
     if _shape(y_pred)[-1:] == (1,):
-        _warn_at_user("In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, "
+        warn_at_user("In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, "
                       f"num_classes) with num_classes > 1. Received: y_pred.shape={_shape(y_pred)}. "
                       "Consider using 'binary_crossentropy' if you only have 2 classes.", SyntaxWarning)
     if label_smoothing:
@@ -529,7 +461,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         raise ValueError("Arguments `target` and `output` must be at least rank 1. Received: "
                          f"target.shape={_shape(y_true)}, output.shape={_shape(y_pred)}")
     _check_same_shape(y_true, y_pred)
-    _check_logits_or_probabilities("categorical_crossentropy", y_pred._value, from_logits, axis)
+    check_logits_or_probabilities("categorical_crossentropy", y_pred._value, from_logits, axis)
     if from_logits:
         return _nn.softmax_cross_entropy_with_logits(y_true, y_pred, axis)
     probabilities = _clipped(y_pred / reduce_sum(y_pred, axis, keepdims=True))
@@ -551,7 +483,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     _check_same_shape(y_true, y_pred)
-    _check_logits_or_probabilities("binary_crossentropy", y_pred._value, from_logits, None)
+    check_logits_or_probabilities("binary_crossentropy", y_pred._value, from_logits, None)
     if from_logits:
         elementwise = _nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred)
     else:
