@@ -13,7 +13,9 @@ from .source import user_site
 
 # A note: (kind, ids, site, detail).  kind "exit": the value of ids[0] left tapegrad
 # (detail: how); "break": a non-differentiable op took ids[:-1] and made ids[-1] (detail:
-# the op's name).  Values computed inside stop_recording() go to the tape's _shadow_ids.
+# the op's name); "watch": tape.watch() of ids[0], an integer tensor (detail: its dtype), the
+# user's line for it when its creation is not in the explain() call's scope.  Values computed
+# inside stop_recording() go to the tape's _shadow_ids.
 next_id = itertools.count(1).__next__  # ids of recorded values, unique in the process
 
 MAX_NOTES = 1000  # a persistent tape in a long loop must not grow without bound

@@ -122,16 +122,18 @@ class GradientTape:
             if not isinstance(t, Tensor):
                 raise ValueError(f"Passed in object {t} of type {type(t).__name__!r}, not tf.Tensor "
                                  f"or tf.Variable or ExtensionType.")
-            if t._value.dtype.kind not in "fc" and _warned["int_watch"] < 5:
-                _warned["int_watch"] += 1
-                logger.warning("The dtype of the watched tensor must be floating (e.g. tf.float32), "
-                               "got tf.%s", t._value.dtype.name)
             if type(t) is Variable:
                 self._watch_variable(t)
             else:
                 if t._id == 0:
                     t._id = next_id()
                 self._ids.add(t._id)
+            if t._value.dtype.kind not in "fc":
+                self._note("watch", (t._id,), user_site(2), t._value.dtype.name)  # explain() points here
+                if _warned["int_watch"] < 5:
+                    _warned["int_watch"] += 1
+                    logger.warning("The dtype of the watched tensor must be floating (e.g. tf.float32), "
+                                   "got tf.%s", t._value.dtype.name)
 
     def _watch_variable(self, var) -> None:
         self._ids.add(var._id)
@@ -257,7 +259,7 @@ class GradientTape:
         >>> with tf.GradientTape() as tape:
         ...     y = x * x
         >>> print(tape.explain(y, x))  # doctest: +ELLIPSIS
-        x: no gradient - x is a constant tensor that the tape never watched. Call tape.watch(x) ...
+        x: no gradient - x is a tf.Tensor that the tape never watched. Call tape.watch(x) ...
             at <doctest ...>:1 (in <module>)
         """
         from ..inspect.why import explain

@@ -3,21 +3,21 @@
 TensorFlow answers a disconnected source with a silent None (and, later, "No gradients
 provided for any variable").  The tape knows more: what it watched, what it recorded, and
 - from the notes it keeps (``core/state.py``) - where a taped value left tapegrad, went
-through a non-differentiable op, or was computed inside ``stop_recording()``.  The user's
-own source (read with ``ast``, as tracebacks read it) names the expressions and finds the
-lines that rebind a variable or compute the target outside the tape.
+through a non-differentiable op, or was computed inside ``stop_recording()``, or which
+integer tensor it was asked to watch.  The user's own source (``_user_source.py``, read with
+``ast`` as tracebacks read it) names the expressions and finds the lines that rebind a
+variable, make an integer source, or compute the target - or a value it uses - outside the tape.
 """
 from __future__ import annotations
 
-import ast
-import linecache
 import threading
 from dataclasses import dataclass
 
-from ..core.source import format_site, site_line
-from ..core.tape import on_path
 from ..core.nest import flatten
+from ..core.source import format_site
+from ..core.tape import on_path
 from ..core.tensor import Tensor, Variable
+from ._user_source import CallSite, as_float, computed, in_place, origins
 
 __all__ = ["why_none", "Explanation", "Reason"]
 
@@ -78,10 +78,10 @@ def explain(tape, target, sources, site, flat_sources=None, results=None) -> Exp
         last = tape._last_use
         if last is not None and _same(last[0], flatten(target)) and _same(last[1], flatten(sources)):
             return tape._explained or Explanation(())
-        raise RuntimeError("This GradientTape was used by gradient() for other targets or sources and has let "
-                           "go of its record. Call explain() before gradient(), or make the tape with "
+        raise RuntimeError("This GradientTape was used by gradient() for other targets or sources and has "
+                           "let go of its record. Call explain() before gradient(), or make the tape with "
                            "persistent=True.")
-    call = _CallSite.find(site)
+    call = CallSite.find(site)
     flat_sources = flatten(sources) if flat_sources is None else flat_sources
     targets = [t for t in flatten(target) if isinstance(t, Tensor)]
     names = call.source_names(len(flat_sources))
@@ -109,6 +109,7 @@ class _Context:
         self.tape, self.targets, self.call, self.site = tape, targets, call, site
         self.target_name = call.target_name or "the target"
         self._roles = None
+        self.block = call.with_block(tape._site)  # (first, last) line of the tape's `with`, if known
 
     def why(self, s, name: str) -> Reason | None:
         tape = self.tape
@@ -117,18 +118,15 @@ class _Context:
                           self.site)
         sid = s._id
         if s._value.dtype.kind not in "fc":
-            return Reason(name, "integer_dtype",
-                          f"{name} has dtype {s._value.dtype.name}: gradients flow only to floating-point "
-                          f"tensors. Make it a float (e.g. tf.constant(3.0), or tf.cast({name}, tf.float32) "
-                          f"before the tape) - TensorFlow returns None here too", self.site, sid)
+            return self._integer_source(s, name)
         if self.targets and all(t._value.dtype.kind not in "fc" for t in self.targets):
             t = self.targets[0]
             made = self._made_by(t)
             how = f" (made by {made[1]} at {format_site(made[0])})" if made else ""
             return Reason(name, "integer_target",
-                          f"{self.target_name} has dtype {t._value.dtype.name}{how}: an integer or bool result "
-                          f"has no gradient. Differentiate a float loss instead", made[0] if made else self.site,
-                          sid)
+                          f"{self.target_name} has dtype {t._value.dtype.name}{how}: an integer or bool "
+                          f"result has no gradient. Differentiate a float loss instead",
+                          made[0] if made else self.site, sid)
         shadowed = next((t for t in self.targets if t._id in tape._shadow_ids), None)
         if shadowed is not None and sid not in tape._ids:
             return self._paused(name, shadowed, sid)
@@ -137,6 +135,21 @@ class _Context:
         if type(s) is not Variable and sid not in tape._ids and sid not in tape._shadow_ids:
             return self._unwatched_tensor(s, name)
         return self._disconnected(s, name)
+
+    # -- an integer source -------------------------------------------------------------------------
+    def _integer_source(self, s, name: str) -> Reason:
+        made = self.call.last_assignment(name)
+        site = s._site if type(s) is Variable else self.call.site_at(made.line) if made else None
+        if site is None:  # not assigned where explain() was called: the line that watched it, if any
+            site = next((n[2] for n in self.tape._notes or () if n[0] == "watch" and n[1][0] == s._id),
+                        self.site)
+        fix = as_float(made.value) if made is not None else None
+        how = f"Create it as a float: `{fix}`" if fix else \
+            "Create it as a float (e.g. tf.constant(3.0), or dtype=tf.float32 where it is made)"
+        return Reason(name, "integer_dtype",
+                      f"{name} has dtype {s._value.dtype.name}: gradients flow only to floating-point "
+                      f"tensors. {how}, or tf.cast({name}, tf.float32) before the tape - TensorFlow returns "
+                      f"None here too", site, s._id)
 
     # -- a variable the tape never read or watched -------------------------------------------------
     def _unseen_variable(self, v, name: str) -> Reason:
@@ -149,30 +162,59 @@ class _Context:
         if not tape._watch_accessed:
             return Reason(name, "watch_accessed_off",
                           f"the tape was made with watch_accessed_variables=False and {name} was never "
-                          f"passed to tape.watch(). Call tape.watch({name}) inside the tape", tape._site, v._id)
+                          f"passed to tape.watch(). Call tape.watch({name}) inside the tape",
+                          tape._site, v._id)
         twin = self._look_alikes().get(_role(v))
         twin = twin if twin is not v else None
         if twin is not None:
             return Reason(name, "other_variable",
                           f"the tape read a different variable of the same kind and shape, "
                           f"{getattr(twin, 'path', twin.name)!r} (created at {format_site(twin._site)}), not "
-                          f"this one, {getattr(v, 'path', v.name)!r} (created at {format_site(v._site)}). The "
-                          f"model or layer was probably built again after these variables were listed: take "
-                          f"the variables from the model that computed {self.target_name}", v._site, v._id)
+                          f"this one, {getattr(v, 'path', v.name)!r} (created at {format_site(v._site)}). "
+                          f"The model or layer was probably built again after these variables were listed: "
+                          f"take the variables from the model that computed {self.target_name}",
+                          v._site, v._id)
+        early = self._before_tape(v, name) or self._target_outside(v, name)
+        if early is not None:
+            return early
+        layer = _layer_of(v)
+        ask = f"Was its layer, {layer!r}, called inside the `with tf.GradientTape()` block?" if layer else \
+            f"Use it in computing {self.target_name} inside the `with tf.GradientTape()` block, or leave " \
+            f"it out of the sources"
         return Reason(name, "variable_unused",
-                      f"the tape never read {name} (created at {format_site(v._site)}): the computation of "
-                      f"{self.target_name} does not use it inside the tape. Was its layer called inside the "
-                      f"`with tf.GradientTape()` block?", tape._site, v._id)
+                      f"the tape never read {name} (created at {format_site(v._site)}): {self.target_name} "
+                      f"was computed without using it inside the tape. {ask}", tape._site, v._id)
 
     # -- a plain tensor the tape never watched -----------------------------------------------------
     def _unwatched_tensor(self, s, name: str) -> Reason:
         rebind = self.call.rebinding(name)
         if rebind is not None:
-            line, text = rebind
+            block = self.block
+            when = f", before the tape began recording at line {block[0]}," if block and \
+                rebind.line < block[0] else ""
             return Reason(name, "rebound_variable",
-                          f"line {line} rebinds {name} to a new tensor (`{text}`), so {name} is no longer the "
-                          f"tf.Variable the tape watches. Update a variable in place: {name}.assign(...), "
-                          f"assign_add or assign_sub", self.call.site_at(line), s._id)
+                          f"line {rebind.line}{when} rebinds {name} to a new tensor (`{rebind.text}`), so "
+                          f"{name} is a tf.Tensor, no longer the tf.Variable the tape watches. Update the "
+                          f"variable in place: `{in_place(name, rebind.node)}`",
+                          self.call.site_at(rebind.line), s._id)
+        made = self.call.last_assignment(name)
+        if made is not None and self.block is not None and made.line < self.block[0] and computed(made.value):
+            came = [n for n in origins(made.value) if self.call.made_variable(n, made.line - 1)]
+            fix = f"Compute it inside the `with tf.GradientTape()` block from {', '.join(came)} (the tape " \
+                f"watches a variable it reads), or call tape.watch({name}) there" if came else \
+                f"Call tape.watch({name}) inside the `with tf.GradientTape()` block, or compute it there " \
+                f"from a variable the tape reads"
+            return Reason(name, "computed_before_tape",
+                          f"{name} was computed at line {made.line} (`{made.text}`), before the tape began "
+                          f"recording at line {self.block[0]}, so the tape never watched it. {fix}",
+                          self.call.site_at(made.line), s._id)
+        if made is None:  # made where the source cannot be read (a REPL, another function): it may be either
+            return Reason(name, "unwatched_constant",
+                          f"{name} is a tf.Tensor that the tape never watched. Call tape.watch({name}) "
+                          f"inside the `with tf.GradientTape()` block (if {name} was a tf.Variable, a "
+                          f"rebinding such as "
+                          f"`{name} = {name} + 1.0` made it a tensor: update the variable in place instead, "
+                          f"{name}.assign_add(1.0))", self.tape._site, s._id)
         return Reason(name, "unwatched_constant",
                       f"{name} is a constant tensor that the tape never watched. Call tape.watch({name}) "
                       f"inside the `with tf.GradientTape()` block, or make it a tf.Variable", self.tape._site,
@@ -182,34 +224,50 @@ class _Context:
     def _disconnected(self, s, name: str) -> Reason | None:
         tape = self.tape
         tname = self.target_name
-        path, reach = on_path(tape._eqns, {s._id})
+        _, reach = on_path(tape._eqns, {s._id})
         if any(t._id in reach for t in self.targets):
             return None  # connected: its gradient is not None
         # the first place, in program order, where a value computed from the source left the tape
         for kind, ids, site, detail in tape._notes or ():
             if kind == "exit" and ids[0] in reach:
                 return Reason(name, "left_tapegrad",
-                              f"a value computed from {name} left tapegrad through {detail}; what was computed "
-                              f"from the NumPy/Python value is a constant to the tape. Keep the computation in "
-                              f"tapegrad ops (tf.math.*, operators on tensors)", site, s._id)
+                              f"a value computed from {name} left tapegrad through {detail}; what was "
+                              f"computed from the NumPy/Python value is a constant to the tape. Keep the "
+                              f"computation in tapegrad ops (tf.math.*, operators on tensors)", site, s._id)
             if kind == "break" and not reach.isdisjoint(ids[:-1]):
                 if detail == "stop_gradient":
                     return Reason(name, "stop_gradient",
-                                  f"{name} reaches {tname} only through tf.stop_gradient, which blocks gradients "
-                                  f"by definition", site, s._id)
+                                  f"{name} reaches {tname} only through tf.stop_gradient, which blocks "
+                                  f"gradients by definition", site, s._id)
                 return Reason(name, "non_differentiable",
-                              f"{name} reaches {tname} only through {detail}, which has no gradient (an integer "
-                              f"or bool result, or a piecewise-constant op). Use a differentiable alternative "
-                              f"(e.g. softmax instead of argmax, a float instead of an integer cast)", site,
-                              s._id)
+                              f"{name} reaches {tname} only through {detail}, which has no gradient (an "
+                              f"integer or bool result, or a piecewise-constant op). Use a differentiable "
+                              f"alternative (e.g. softmax instead of argmax, a float instead of an integer "
+                              f"cast)", site, s._id)
         shadowed = next((t for t in self.targets if t._id in tape._shadow_ids), None)
         if shadowed is not None:
             return self._paused(name, shadowed, s._id)
+        early = self._before_tape(s, name)
+        if early is not None:
+            return early
         if not any(t._id in tape._ids for t in self.targets):
-            return self._outside_tape(s, name)
+            return self._target_outside(s, name) or self._outside_tape(s, name)
         return Reason(name, "not_connected",
                       f"{tname} does not depend on {name}: no op the tape recorded leads from {name} to it",
                       self.site, s._id)
+
+    def _before_tape(self, s, name: str) -> Reason | None:
+        """The target uses a value computed from the source before the tape began (h = v * 3.0 above it)."""
+        if self.block is None or self.call.target_name is None:
+            return None
+        early = self.call.feeding(self.call.target_name, name, self.block[0])
+        if early is None:
+            return None
+        return Reason(name, "computed_before_tape",
+                      f"{self.target_name} uses {early.name}, which was computed from {name} at line "
+                      f"{early.line} (`{early.text}`), before the tape began recording at line "
+                      f"{self.block[0]}: the tape never saw {name} used. Compute {early.name} inside the "
+                      f"`with tf.GradientTape()` block", self.call.site_at(early.line), s._id)
 
     def _look_alikes(self) -> dict:
         """The variables the tape read, by role (one index per explain, not a scan per source)."""
@@ -223,20 +281,23 @@ class _Context:
                       f"{self.target_name} was computed inside `with tape.stop_recording():`, where the tape "
                       f"records nothing", self.tape._shadow_ids[target._id], sid)
 
-    def _outside_tape(self, s, name: str) -> Reason:
-        tname = self.target_name
+    def _target_outside(self, s, name: str) -> Reason | None:
+        """The target was assigned before the tape's `with` block or after it."""
         line = self.call.assignment_line(self.call.target_name)
-        block = self.call.with_block(self.tape._site)
-        if line is not None and block is not None and not block[0] <= line <= block[1]:
-            when = "before the tape was entered" if line < block[0] else "after the tape stopped recording"
-            return Reason(name, "target_outside_tape",
-                          f"{tname} was computed at line {line}, {when} (the tape records lines {block[0]}-"
-                          f"{block[1]}). Compute it inside the `with tf.GradientTape()` block",
-                          self.call.site_at(line), s._id)
+        block = self.block
+        if line is None or block is None or block[0] <= line <= block[1]:
+            return None
+        when = "before the tape was entered" if line < block[0] else "after the tape stopped recording"
         return Reason(name, "target_outside_tape",
-                      f"{tname} was not computed while this tape was recording (before its `with` block, after "
-                      f"it, or from nothing it watched). Compute it from {name} inside the block",
-                      self.tape._site, s._id)
+                      f"{self.target_name} was computed at line {line}, {when} (the tape records lines "
+                      f"{block[0]}-{block[1]}). Compute it inside the `with tf.GradientTape()` block",
+                      self.call.site_at(line), s._id)
+
+    def _outside_tape(self, s, name: str) -> Reason:
+        return Reason(name, "target_outside_tape",
+                      f"{self.target_name} was not computed while this tape was recording (before its `with` "
+                      f"block, after it, or from nothing it watched). Compute it from {name} inside the "
+                      f"block", self.tape._site, s._id)
 
     def _made_by(self, t):
         """(site, op name) of the non-differentiable op that made tensor t, if noted."""
@@ -253,6 +314,12 @@ def _role(v):
     return None if role == "Variable" else (v._value.shape, v._value.dtype, role)
 
 
+def _layer_of(v) -> str | None:
+    """The layer a Keras weight belongs to ('dense' for 'dense/kernel'); None for a plain tf.Variable."""
+    path = getattr(v, "path", "")
+    return path.rsplit("/", 1)[0] if "/" in path else None
+
+
 def _no_sources(call, site) -> Reason:
     text = call.sources_text or "sources"
     line = call.assignment_line(call.sources_text)
@@ -261,152 +328,6 @@ def _no_sources(call, site) -> Reason:
                   f"{text} is empty{made}. A Keras model or layer creates its variables when it is first "
                   f"called (built): read model.trainable_variables after that call, not before",
                   call.site_at(line) if line is not None else site)
-
-
-# -- the user's source ---------------------------------------------------------------------------
-
-class _CallSite:
-    """The user's call (gradient, explain, why_none) at a site, read from the source with ast."""
-
-    _METHODS = {"gradient": 0, "explain": 0, "jacobian": 0, "why_none": 1}  # -> index of the target arg
-
-    def __init__(self, code=None, tree=None, call=None, scope=None):
-        self.code, self.tree, self.node, self.scope = code, tree, call, scope
-        self.target_name = self.sources_text = None
-        self._sources = None
-        if call is not None:
-            first = self._METHODS[_callee(call)]
-            args = list(call.args)
-            kw = {k.arg: k.value for k in call.keywords}
-            target = args[first] if len(args) > first else kw.get("target")
-            sources = args[first + 1] if len(args) > first + 1 else kw.get("sources", kw.get("source"))
-            self.target_name = ast.unparse(target) if target is not None else None
-            self.sources_text = ast.unparse(sources) if sources is not None else None
-            self._sources = sources
-
-    @classmethod
-    def find(cls, site) -> "_CallSite":
-        """The call at `site`; cached, since a training loop asks at the same line every step."""
-        if site is None:
-            return cls()
-        tree = _parse(site[0].co_filename)
-        hit = _call_sites.get(site)
-        if hit is None or hit.tree is not tree:
-            if len(_call_sites) > 256:
-                _call_sites.clear()
-            hit = _call_sites[site] = cls._find(site, tree)
-        return hit
-
-    @classmethod
-    def _find(cls, site, tree) -> "_CallSite":
-        code = site[0]
-        line = site_line(site)
-        if tree is None or line is None:
-            return cls(code)
-        best = scope = None
-        for node, parents in _walk(tree):
-            if isinstance(node, ast.Call) and _callee(node) in cls._METHODS and \
-                    node.lineno <= line <= (node.end_lineno or node.lineno):
-                if best is None or node.lineno >= best.lineno:
-                    best = node
-                    scope = next((p for p in reversed(parents)
-                                  if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef))), tree)
-        return cls(code, tree, best, scope)
-
-    def source_names(self, n: int) -> list[str]:
-        node = self._sources
-        if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) == n and \
-                not any(isinstance(e, ast.Starred) for e in node.elts):
-            return [ast.unparse(e) for e in node.elts]
-        if node is not None and n == 1:
-            return [ast.unparse(node)]
-        text = self.sources_text or "sources"
-        return [f"{text}[{i}]" for i in range(n)]
-
-    def _assignments(self, name: str):
-        """(line, statement text, value node) of every assignment to `name` in the call's scope."""
-        if self.scope is None or not name:
-            return []
-        found = []
-        for node, _ in _walk(self.scope, into_functions=False):
-            targets = node.targets if isinstance(node, ast.Assign) else \
-                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
-            if any(ast.unparse(t) == name for t in targets):
-                found.append((node.lineno, ast.unparse(node), getattr(node, "value", None)))
-        return sorted(found, key=lambda a: a[0])
-
-    def assignment_line(self, name: str | None) -> int | None:
-        """The line of the last assignment to `name` before the call (None when unknown)."""
-        before = [a for a in self._assignments(name) if self.node is None or a[0] <= self.node.lineno]
-        return before[-1][0] if before else None
-
-    def rebinding(self, name: str):
-        """(line, text) of a statement that rebinds a variable's name to a computed tensor."""
-        found = self._assignments(name)
-        made = [a for a in found if _creates_variable(a[2])]
-        rebinds = [a for a in found if not _creates_variable(a[2]) and a[2] is not None and
-                   (made or any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(a[2])))]
-        return (rebinds[0][0], rebinds[0][1]) if rebinds else None
-
-    def with_block(self, tape_site) -> tuple | None:
-        """(first, last) line of the `with` statement that opened the tape."""
-        if self.tree is None or tape_site is None or tape_site[0] is not self.code:
-            return None
-        line = site_line(tape_site)
-        for node, _ in _walk(self.tree):
-            if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno == line:
-                return node.lineno, node.end_lineno or node.lineno
-        return None
-
-    def site_at(self, line: int):
-        """A site for `line` of the call's code (what format_site shows), or None."""
-        if self.code is not None:
-            for start, _, ln in self.code.co_lines():
-                if ln == line:
-                    return self.code, start
-        return None
-
-
-def _callee(call: ast.Call) -> str | None:
-    f = call.func
-    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-
-
-def _creates_variable(value) -> bool:
-    return isinstance(value, ast.Call) and _callee(value) == "Variable"
-
-
-def _walk(node, into_functions=True, parents=()):
-    """ast.walk with each node's ancestors; optionally not into nested function bodies."""
-    yield node, parents
-    for child in ast.iter_child_nodes(node):
-        if not into_functions and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-                                                     ast.ClassDef)):
-            continue
-        yield from _walk(child, into_functions, parents + (node,))
-
-
-_parsed: dict = {}
-_call_sites: dict = {}
-
-
-def _parse(filename: str):
-    """The file's ast (cached by its text); None when the source is not available."""
-    lines = linecache.getlines(filename)
-    if not lines:
-        return None
-    text = "".join(lines)
-    hit = _parsed.get(filename)
-    if hit is not None and hit[0] == text:
-        return hit[1]
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return None
-    if len(_parsed) > 64:
-        _parsed.clear()
-    _parsed[filename] = (text, tree)
-    return tree
 
 
 # -- for the optimizer's None-gradient warning -----------------------------------------------------

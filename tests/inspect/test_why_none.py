@@ -42,13 +42,37 @@ def test_a_non_trainable_variable():
     assert "trainable=False" in only(tape.explain(y, w), "non_trainable", "non-trainable").message
 
 
-def test_an_integer_source():
-    n = tf.constant(3)
+def test_an_integer_source_points_at_where_it_was_made():
+    n = tf.constant(3)  # <- integer source
     with tf.GradientTape() as tape:
         tape.watch(n)
         y = n * n
-    reason = only(tape.explain(y, n), "integer_dtype", "integer source")  # <- integer source
-    assert "int32" in reason.message
+    reason = only(tape.explain(y, n), "integer_dtype", "integer source")
+    assert "int32" in reason.message and "floating-point" in reason.message
+    assert "`tf.constant(3.0)`" in reason.message
+
+
+def test_an_integer_variable_points_at_its_creation():
+    steps = tf.Variable([1, 2], dtype=tf.int32)  # <- integer variable
+    with tf.GradientTape() as tape:
+        tape.watch(steps)
+        y = steps * 2
+    reason = only(tape.explain(y, steps), "integer_dtype", "integer variable")
+    assert "`tf.Variable([1.0, 2.0], dtype=tf.float32)`" in reason.message
+
+
+def explain_elsewhere(tape, y, source):
+    """explain() called where the source was not made: its line is not in this scope."""
+    return tape.explain(y, source)
+
+
+def test_an_integer_source_explained_elsewhere_points_at_its_watch():
+    n = tf.constant(3)
+    with tf.GradientTape() as tape:
+        tape.watch(n)  # <- watched integer
+        y = n * n
+    reason = only(explain_elsewhere(tape, y, n), "integer_dtype", "watched integer")
+    assert "dtype=tf.float32" in reason.message
 
 
 def test_the_value_left_through_numpy():
@@ -124,7 +148,73 @@ def test_a_variable_rebound_to_a_tensor():
             break
         w = w - 0.1 * grad  # <- rebound
     reason = only(explained[0], "rebound_variable", "rebound")
-    assert "assign" in reason.message
+    assert f"line {line_of('rebound')} rebinds w" in reason.message
+    assert "`w.assign_sub(0.1 * grad)`" in reason.message
+
+
+def test_a_variable_rebound_before_the_tape():
+    v = tf.Variable(2.0)
+    v = v + 1.0  # <- rebound before
+    with tf.GradientTape() as tape:  # <- tape after rebinding
+        y = v * v
+    assert tape.gradient(y, v) is None
+    reason = only(tape.explain(y, v), "rebound_variable", "rebound before")
+    assert (f"line {line_of('rebound before')}, before the tape began recording at line "
+            f"{line_of('tape after rebinding')}, rebinds v") in reason.message
+    assert "`v.assign_add(1.0)`" in reason.message
+
+
+def test_a_tensor_explained_elsewhere_mentions_a_rebinding():
+    v = tf.Variable(2.0)
+    v = v + 1.0
+    with tf.GradientTape() as tape:  # <- elsewhere
+        y = v * v
+    reason = only(explain_elsewhere(tape, y, v), "unwatched_constant", "elsewhere")
+    assert "tape.watch(source)" in reason.message and "source.assign_add(1.0)" in reason.message
+
+
+def test_an_intermediate_computed_before_the_tape():
+    v = tf.Variable(2.0)
+    h = v * 3.0  # <- intermediate
+    with tf.GradientTape() as tape:  # <- tape after intermediate
+        y = h * h
+    reason = only(tape.explain(y, v), "computed_before_tape", "intermediate")
+    assert (f"y uses h, which was computed from v at line {line_of('intermediate')} (`h = v * 3.0`), before "
+            f"the tape began recording at line {line_of('tape after intermediate')}") in reason.message
+    assert "layer" not in reason.message
+
+
+def test_an_intermediate_two_steps_before_the_tape_of_a_watched_tensor():
+    x = tf.constant(2.0)
+    scaled = x * 3.0
+    shifted, unrelated = scaled + 1.0, tf.constant(1.0)  # <- two steps
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = shifted * unrelated
+    reason = only(tape.explain(y, x), "computed_before_tape", "two steps")
+    assert "y uses shifted, which was computed from x" in reason.message
+
+
+def test_a_source_tensor_computed_before_the_tape():
+    v = tf.Variable(2.0)
+    h = v * 3.0  # <- source before
+    with tf.GradientTape() as tape:  # <- tape after source
+        y = h * h
+    reason = only(tape.explain(y, h), "computed_before_tape", "source before")
+    assert (f"h was computed at line {line_of('source before')} (`h = v * 3.0`), before the tape began "
+            f"recording at line {line_of('tape after source')}") in reason.message
+    assert "block from v (the tape watches a variable it reads)" in reason.message
+    assert "tape.watch(h)" in reason.message
+
+
+def test_a_source_computed_before_the_tape_from_a_constant_is_to_be_watched():
+    h = tf.constant(2.0)
+    h = tf.exp(h)  # <- from a constant (no variable's rebinding)
+    with tf.GradientTape() as tape:
+        y = h * h
+    reason = only(tape.explain(y, h), "computed_before_tape",
+                  "from a constant (no variable's rebinding)")
+    assert "Call tape.watch(h) inside the `with tf.GradientTape()` block" in reason.message
 
 
 @pytest.mark.parametrize("op, marker", [
@@ -178,8 +268,28 @@ def test_a_variable_the_target_does_not_use():
     with tf.GradientTape() as tape:  # <- unused
         y = a * 3.0
     explanation = tape.explain(y, [a, b])
-    only(explanation, "variable_unused", "unused")
+    reason = only(explanation, "variable_unused", "unused")
     assert explanation[0].source == "b"
+    assert "y was computed without using it inside the tape" in reason.message
+    assert "layer" not in reason.message
+
+
+def test_a_layer_variable_the_target_does_not_use_names_its_layer():
+    head, w = layers.Dense(2, name="head"), tf.Variable(2.0)
+    head(np.ones((1, 3), np.float32))
+    with tf.GradientTape() as tape:  # <- layer unused
+        loss = w * 3.0
+    reason = only(tape.explain(loss, head.kernel), "variable_unused", "layer unused")
+    assert "Was its layer, 'head', called inside" in reason.message
+
+
+def test_an_unwatched_target_computed_before_the_tape():
+    w = tf.Variable(2.0)
+    loss = w * w  # <- unwatched before
+    with tf.GradientTape() as tape:
+        pass
+    reason = only(tape.explain(loss, w), "target_outside_tape", "unwatched before")
+    assert "before the tape was entered" in reason.message
 
 
 def test_an_integer_target():
