@@ -1,17 +1,23 @@
 """The ``tapegrad`` command (also ``python -m tapegrad``).
 
     tapegrad quickstart [--epochs 5] [--batch-size 32] [--data digits|mnist=PATH|fashion_mnist=PATH]
-                        [--resume] [--lang ko|en] [--checkpoint-dir DIR] [--seed 0] [--inspect]
-    tapegrad gan dcgan [--epochs N] [--data digits|mnist=PATH] [--eager] [--score] ...
-    tapegrad gan pix2pix [--epochs N] [--data digits|DIR] [--eager] [--resume] ...
+                        [--resume | --overwrite] [--lang ko|en] [--checkpoint-dir DIR] [--seed 0]
+                        [--threads 1] [--inspect]
+    tapegrad gan dcgan [--epochs N] [--data digits|mnist=PATH] [--eager] [--score] [--threads 1] ...
+    tapegrad gan pix2pix [--epochs N] [--data digits|DIR] [--eager] [--resume | --overwrite] ...
+    tapegrad --version
 
 Errors a user can fix (a missing data file, an unwritable folder, a corrupt checkpoint or one from
-another architecture) are reported in one line, exit status 1; a bad option, status 2.
+another architecture, a folder holding another run) are reported in one line, exit status 1; a bad
+option, status 2.  Nothing printed fails on the terminal's encoding (``apps/terminal.py``).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+
+from . import __version__
+from .apps import terminal, threads
 
 
 def main(argv=None) -> int:
@@ -22,15 +28,23 @@ def main(argv=None) -> int:
     ...
     SystemExit: 2
     """
-    args = _parser().parse_args(argv)
+    with terminal.tolerant_output():
+        return _run(_parser().parse_args(argv))
+
+
+def _run(args) -> int:
     from .apps import gan, quickstart
     try:
-        if args.command == "gan":
-            gan.run(args)
-        else:
-            quickstart.run(epochs=args.epochs, batch_size=args.batch_size, data=args.data, resume=args.resume,
-                           lang=args.lang, checkpoint_dir=args.checkpoint_dir, seed=args.seed,
-                           inspect=args.inspect)
+        with threads.for_command(args.threads, sys.stderr):
+            if args.command == "gan":
+                gan.run(args)
+            else:
+                lang, hint = terminal.choose_lang(args.lang)
+                if hint:
+                    print(hint, file=sys.stderr)
+                quickstart.run(epochs=args.epochs, batch_size=args.batch_size, data=args.data,
+                               resume=args.resume, overwrite=args.overwrite, lang=lang,
+                               checkpoint_dir=args.checkpoint_dir, seed=args.seed, inspect=args.inspect)
     except KeyboardInterrupt:
         kept = ("the pictures written so far are kept" if getattr(args, "model", None) == "dcgan"
                 else "the checkpoints saved so far are kept (continue with --resume)")
@@ -44,7 +58,9 @@ def main(argv=None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from .apps.quickstart import parse_data
-    parser = argparse.ArgumentParser(prog="tapegrad", description="tapegrad: GradientTape training, on NumPy.")
+    parser = argparse.ArgumentParser(prog="tapegrad",
+                                     description="tapegrad: GradientTape training, on NumPy.")
+    parser.add_argument("--version", action="version", version=f"tapegrad {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     quick = commands.add_parser(
         "quickstart", help="train the seed's CNN with its GradientTape loop",
@@ -56,11 +72,19 @@ def _parser() -> argparse.ArgumentParser:
     quick.add_argument("--data", type=validated_by(parse_data), default="digits",
                        help="digits (bundled, 8x8; default), mnist[=PATH] or fashion_mnist[=PATH] (28x28, "
                             "from a Keras .npz or a folder of IDX files)")
-    quick.add_argument("--resume", action="store_true", help="continue from the newest intact checkpoint")
-    quick.add_argument("--lang", choices=("ko", "en"), default="ko", help="language of the output (ko)")
+    run_start = quick.add_mutually_exclusive_group()
+    run_start.add_argument("--resume", action="store_true",
+                           help="continue from the newest intact checkpoint (with the same options)")
+    run_start.add_argument("--overwrite", action="store_true",
+                           help="start a new run even if the checkpoint folder holds an earlier run's "
+                                "checkpoints (they are deleted); without it such a folder is refused")
+    quick.add_argument("--lang", choices=terminal.LANGUAGES, default=None,
+                       help="language of the output: ko prints the seed's Korean lines; default: from the "
+                            "locale (LC_ALL, LC_MESSAGES, LANG), ko for a Korean one, else en")
     quick.add_argument("--checkpoint-dir", metavar="DIR",
                        help="where checkpoints go (default: tapegrad-checkpoints/quickstart-DATA)")
     quick.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    threads.add_option(quick)
     quick.add_argument("--inspect", action="store_true",
                        help="after each epoch, print each variable's gradient norm and update/weight ratio "
                             "and each ReLU layer's dead units; plot them at the end (PNG, with matplotlib)")

@@ -22,9 +22,10 @@ sizes are scaled to what trains on NumPy in a minute or two:
 
 After each epoch a 4×4 grid of samples from one fixed noise vector is written (``image_at_epoch_NNNN.png``
 as the tutorial names them), at the end an animated GIF of them (``dcgan.gif``), the loss curves
-(``losses.png``) and the generator's weights (``generator.npz``).  Pictures need Pillow
-(``pip install 'tapegrad[images]'``); without it the grids are written as ``.npy``.  Curves need
-matplotlib (``pip install 'tapegrad[plot]'``).
+(``losses.png``) and the generator's weights (``generator.npz``); a run first removes an earlier run's
+pictures, GIF, curves and score from the folder, so that a shorter run never leaves a longer one's.
+Pictures need Pillow (``pip install 'tapegrad[images]'``); without it the grids are written as
+``.npy``.  Curves need matplotlib (``pip install 'tapegrad[plot]'``).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ import numpy as np
 import tapegrad as tf
 from tapegrad.keras import layers
 
-from . import gan
+from . import gan, runs
 
 EPOCHS = 80
 BATCH_SIZE = 32
@@ -49,6 +50,7 @@ BUFFER_SIZE = 60000
 NUM_EXAMPLES_TO_GENERATE = 16
 CONFIDENCE = 0.9
 DATASETS = ("digits", "mnist")
+PICTURE = r"image_at_epoch_(\d{4,})\.(?:png|npy)"  # the tutorial's names (.npy without Pillow)
 
 
 def parse_data(spec: str) -> tuple:
@@ -270,6 +272,12 @@ def run(epochs=EPOCHS, data="digits", batch_size=BATCH_SIZE, filters=FILTERS, li
     batch_size = min(batch_size, len(train_images))
     out_dir = out_dir or default_out_dir(data)
     os.makedirs(out_dir, exist_ok=True)
+    # An earlier run's pictures would mix with this one's (a shorter run leaves the later ones): gone
+    # now, with what summarises them; its generator.npz is replaced only once this run has finished
+    stale = runs.remove_pictures(out_dir, PICTURE)
+    runs.remove(out_dir, ["dcgan.gif", "losses.png", "score.json"])
+    if stale:
+        print(f"Removed {len(stale)} pictures of an earlier run from {out_dir}.", file=err)
 
     # Batch and shuffle the data (whole batches only: the noise batch is a fixed size)
     train_dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(BUFFER_SIZE) \

@@ -4,22 +4,21 @@ trains on NumPy in minutes (``tapegrad.apps.dcgan``, ``tapegrad.apps.pix2pix``).
 
 This module holds what both share: the ``gan`` subcommand's options, pictures (PNG grids, an
 animated GIF — Pillow, the ``images`` extra; without it the grids are written as ``.npy``), the
-loss curves (matplotlib, the ``plot`` extra) and the BLAS thread setting.  Every file is written
+loss curves (matplotlib, the ``plot`` extra).  Every file is written
 atomically (a temporary file renamed over the target), so an interrupted run never leaves half a
 picture.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import glob
 import io
 import os
 
 import numpy as np
 
-from ..cli import non_negative_int, positive_int, validated_by
+from ..cli import positive_int, validated_by
+from . import threads
+from .threads import blas_threads  # noqa: F401 (examples/ set the threads with gan.blas_threads)
 
 PILLOW_HINT = "for PNG and GIF pictures install Pillow: pip install 'tapegrad[images]'"
 PLOT_HINT = "for loss curves install matplotlib: pip install 'tapegrad[plot]'"
@@ -36,7 +35,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     >>> args.model, args.epochs, args.eager, args.data
     ('dcgan', 2, True, 'digits')
     """
-    from . import dcgan, pix2pix
+    from . import dcgan, pairs, pix2pix
     gan = commands.add_parser(
         "gan", help="train a GAN with two GradientTapes (dcgan, pix2pix)",
         description="Train a GAN with two GradientTapes, one per model, as TensorFlow's DCGAN and pix2pix "
@@ -52,9 +51,11 @@ def add_parser(commands) -> argparse.ArgumentParser:
     d.add_argument("--data", type=validated_by(dcgan.parse_data), default="digits",
                    help="digits (bundled, 8x8; default) or mnist[=PATH] (28x28, a Keras mnist.npz or a "
                         "folder of IDX files)")
-    d.add_argument("--batch-size", type=positive_int, default=dcgan.BATCH_SIZE, help=f"default {dcgan.BATCH_SIZE}")
+    d.add_argument("--batch-size", type=positive_int, default=dcgan.BATCH_SIZE,
+                   help=f"default {dcgan.BATCH_SIZE}")
     d.add_argument("--filters", type=positive_int, default=dcgan.FILTERS,
-                   help=f"width of the models: the discriminator's first convolution (default {dcgan.FILTERS})")
+                   help="width of the models: the discriminator's first convolution "
+                        f"(default {dcgan.FILTERS})")
     d.add_argument("--limit", type=positive_int, help="train on the first N images only (a quick try)")
     d.add_argument("--score", action="store_true",
                    help="at the end, label 1,000 samples with a digit classifier trained on the same data "
@@ -73,14 +74,19 @@ def add_parser(commands) -> argparse.ArgumentParser:
                         "side-by-side images, target left and input right (the facades layout), in "
                         "train/ and test/ (or val/) subfolders or all in one (needs Pillow)")
     p.add_argument("--image-size", type=positive_int, default=None,
-                   help=f"side of the square images (default {pix2pix.DIGITS_SIZE} for digits, "
-                        f"{pix2pix.FOLDER_SIZE} for a folder); a power of two, at least 8")
+                   help=f"side of the square images (default {pairs.DIGITS_SIZE} for digits, "
+                        f"{pairs.FOLDER_SIZE} for a folder); a power of two, at least 8")
     p.add_argument("--batch-size", type=positive_int, default=pix2pix.BATCH_SIZE,
                    help=f"default {pix2pix.BATCH_SIZE}")
     p.add_argument("--filters", type=positive_int, default=pix2pix.FILTERS,
                    help=f"width of the models: the first downsampling's filters (default {pix2pix.FILTERS})")
     p.add_argument("--limit", type=positive_int, help="train on the first N pairs only (a quick try)")
-    p.add_argument("--resume", action="store_true", help="continue from the newest intact checkpoint")
+    run_start = p.add_mutually_exclusive_group()
+    run_start.add_argument("--resume", action="store_true",
+                           help="continue from the newest intact checkpoint (with the same options)")
+    run_start.add_argument("--overwrite", action="store_true",
+                           help="start a new run even if the checkpoint folder holds an earlier run's "
+                                "checkpoints (they are deleted); without it such a folder is refused")
     p.add_argument("--checkpoint-dir", metavar="DIR",
                    help="where checkpoints go (default: OUT/checkpoints)")
     _common(p, "pix2pix")
@@ -93,23 +99,21 @@ def _common(parser, name: str) -> None:
     parser.add_argument("--out", metavar="DIR",
                         help=f"where pictures and curves go (default: tapegrad-gan/{name}-DATA)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--threads", type=non_negative_int, default=1, metavar="N",
-                        help="BLAS threads (default 1: faster for these small matrices, above all on a "
-                             "busy machine); 0 leaves NumPy's setting alone")
+    threads.add_option(parser)
 
 
 def run(args, out=None, err=None):
-    """Run the ``gan`` subcommand parsed into `args`; returns what the model's ``run`` returns."""
+    """Run the ``gan`` subcommand parsed into `args` (the command sets ``--threads`` around it); returns
+    what the model's ``run`` returns."""
     from . import dcgan, pix2pix
-    with blas_threads(args.threads):
-        if args.model == "dcgan":
-            return dcgan.run(epochs=args.epochs, data=args.data, batch_size=args.batch_size,
-                             filters=args.filters, limit=args.limit, eager=args.eager, out_dir=args.out,
-                             seed=args.seed, score=args.score, out=out, err=err)
-        return pix2pix.run(epochs=args.epochs, data=args.data, image_size=args.image_size,
-                           batch_size=args.batch_size, filters=args.filters, limit=args.limit,
-                           eager=args.eager, out_dir=args.out, seed=args.seed, resume=args.resume,
-                           checkpoint_dir=args.checkpoint_dir, out=out, err=err)
+    if args.model == "dcgan":
+        return dcgan.run(epochs=args.epochs, data=args.data, batch_size=args.batch_size,
+                         filters=args.filters, limit=args.limit, eager=args.eager, out_dir=args.out,
+                         seed=args.seed, score=args.score, out=out, err=err)
+    return pix2pix.run(epochs=args.epochs, data=args.data, image_size=args.image_size,
+                       batch_size=args.batch_size, filters=args.filters, limit=args.limit,
+                       eager=args.eager, out_dir=args.out, seed=args.seed, resume=args.resume,
+                       overwrite=args.overwrite, checkpoint_dir=args.checkpoint_dir, out=out, err=err)
 
 
 # -- pictures ------------------------------------------------------------------------------------------
@@ -247,50 +251,3 @@ def npy_bytes(array) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
     return buffer.getvalue()
-
-
-# -- BLAS threads --------------------------------------------------------------------------------------
-
-_BLAS_NAMES = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-               ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-               ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-               ("openblas_get_num_threads", "openblas_set_num_threads"))
-
-
-def _openblas():
-    """(get, set) of the OpenBLAS that NumPy's wheel ships, or None (another BLAS, another layout)."""
-    base = os.path.dirname(os.path.dirname(np.__file__))
-    for path in sorted(glob.glob(os.path.join(base, "numpy.libs", "*openblas*")) +
-                       glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))):
-        try:
-            library = ctypes.CDLL(path)  # already loaded by NumPy: this is the same library
-        except OSError:
-            continue
-        for get, set_ in _BLAS_NAMES:
-            if hasattr(library, get) and hasattr(library, set_):
-                return getattr(library, get), getattr(library, set_)
-    return None
-
-
-@contextlib.contextmanager
-def blas_threads(n: int):
-    """Run the body with NumPy's OpenBLAS on `n` threads (0: as it is), restoring the count after.
-
-    A GAN step here is many small matrix products (a few hundred rows), for which OpenBLAS's
-    threads cost more than they give: on two busy cores one thread ran the DCGAN step 3-4x faster.
-    Without an OpenBLAS that can be found (another BLAS), nothing changes.
-
-    >>> with blas_threads(1):
-    ...     pass
-    """
-    functions = _openblas() if n and n > 0 else None
-    if functions is None:
-        yield
-        return
-    get, set_ = functions
-    before = int(get())
-    set_(int(n))
-    try:
-        yield
-    finally:
-        set_(before)

@@ -6,7 +6,7 @@ its target, judged by a PatchGAN discriminator that sees the input and the targe
 output) concatenated.  Generator loss: adversarial + λ·L1 with λ = 100; discriminator loss: real vs
 generated; two GradientTapes, two Adam(2e-4, beta_1=0.5) — the tutorial's code.
 
-Data, offline:
+Data, offline (``tapegrad.apps.pairs`` makes and reads the pairs):
 
 - **digits** (default): pairs derived from the bundled 8×8 digits (``digit_pairs``): each digit is
   upsampled to 32×32 (bilinear), the target; the input is its outline — the boundary pixels of the
@@ -20,13 +20,14 @@ Data, offline:
 
 Sizes are the tutorial's scaled down (it has 256×256 images, batches of 1, 64-512 filters): the U-Net
 goes down to 1×1 from the image size with ``filters``·(1, 2, 4, 4, ...) channels, the PatchGAN
-downsamples 1-3 times; batches of 32, 16 filters at the top, 20 epochs (about 5 s each here).  Each epoch writes input | target | output panels of a few
-held-out pairs and a checkpoint (``tf.train.CheckpointManager``, the last 3 kept): ``--resume``
-continues from the newest intact one.
+downsamples 1-3 times; batches of 32, 16 filters at the top, 20 epochs (about 5 s each here).  Each
+epoch writes input | target | output panels of a few held-out pairs and a checkpoint
+(``tf.train.CheckpointManager``, the last 3 kept): ``--resume`` continues from the newest intact one,
+with the options recorded beside it; a new run refuses a folder holding an earlier run's checkpoints
+unless ``--overwrite`` (``tapegrad.apps.runs``), and removes the panels it would not continue.
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
 import sys
@@ -38,157 +39,15 @@ import numpy as np
 import tapegrad as tf
 from tapegrad.keras import layers
 
-from . import gan
+from . import gan, runs
+from .pairs import DIGITS_SIZE, data_key, load_pairs
 
 EPOCHS = 20
 BATCH_SIZE = 32
 FILTERS = 16
-DIGITS_SIZE = 32
-FOLDER_SIZE = 64
 LAMBDA = 100
 PANEL_ROWS = 4
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-
-# -- data ----------------------------------------------------------------------------------------------
-
-def resize_matrix(size_in: int, size_out: int) -> np.ndarray:
-    """The (size_out, size_in) matrix of bilinear resizing along one axis, with half-pixel centres (as
-    ``tf.image.resize(..., "bilinear")``): each row's weights sum to 1.
-
-    >>> resize_matrix(2, 4)
-    array([[1.  , 0.  ],
-           [0.75, 0.25],
-           [0.25, 0.75],
-           [0.  , 1.  ]], dtype=float32)
-    """
-    centres = (np.arange(size_out) + 0.5) * (size_in / size_out) - 0.5
-    centres = np.clip(centres, 0, size_in - 1)
-    low = np.floor(centres).astype(int)
-    high = np.minimum(low + 1, size_in - 1)
-    weight = centres - low
-    matrix = np.zeros((size_out, size_in), np.float32)
-    matrix[np.arange(size_out), low] += 1 - weight
-    matrix[np.arange(size_out), high] += weight
-    return matrix
-
-
-def resize(images, size: int) -> np.ndarray:
-    """Bilinear resize of (n, h, w) images to (n, size, size).
-
-    >>> resize(np.ones((1, 8, 8)), 32).shape
-    (1, 32, 32)
-    """
-    images = np.asarray(images, np.float32)
-    rows, cols = resize_matrix(images.shape[1], size), resize_matrix(images.shape[2], size)
-    return np.einsum("ih,nhw,jw->nij", rows, images, cols).astype(np.float32)
-
-
-def outline(mask) -> np.ndarray:
-    """The boundary pixels of the boolean shapes `mask` (n, h, w): in the shape, with one of their four
-    neighbours outside it (or at the border).
-
-    >>> outline(np.ones((1, 4, 4), bool))[0].astype(int)
-    array([[1, 1, 1, 1],
-           [1, 0, 0, 1],
-           [1, 0, 0, 1],
-           [1, 1, 1, 1]])
-    """
-    mask = np.asarray(mask, bool)
-    padded = np.pad(mask, ((0, 0), (1, 1), (1, 1)), constant_values=False)
-    interior = mask & padded[:, :-2, 1:-1] & padded[:, 2:, 1:-1] & padded[:, 1:-1, :-2] & padded[:, 1:-1, 2:]
-    return mask & ~interior
-
-
-def digit_pairs(images, size: int = DIGITS_SIZE) -> tuple:
-    """``(inputs, targets)`` from uint8 digits (n, h, w): targets are the digits upsampled to `size` (bilinear),
-    inputs their outlines (``outline`` of the pixels above half intensity); both float32 (n, size, size, 1)
-    in [-1, 1], the range of the generator's tanh.
-
-    >>> inputs, targets = digit_pairs(np.full((1, 8, 8), 255, np.uint8), 16)
-    >>> inputs.shape, float(targets.min()), float(inputs[0, 0, 0, 0]), float(inputs[0, 8, 8, 0])
-    ((1, 16, 16, 1), 1.0, 1.0, -1.0)
-    """
-    filled = resize(np.asarray(images, np.float32) / 255.0, size)
-    edges = outline(filled > 0.5)
-    return ((edges.astype(np.float32) * 2 - 1)[..., None], (filled * 2 - 1)[..., None].astype(np.float32))
-
-
-def load_digit_pairs(size: int = DIGITS_SIZE) -> tuple:
-    """``(train_inputs, train_targets), (test_inputs, test_targets)`` from the bundled digits' split."""
-    (x_train, _), (x_test, _) = tf.keras.datasets.digits.load_data()
-    return digit_pairs(x_train, size), digit_pairs(x_test, size)
-
-
-def split_pair(image: np.ndarray) -> tuple:
-    """A side-by-side pair (h, 2w, c) as ``(input, target)``: the target is the left half, the input the
-    right (the facades layout, as the tutorial's ``load`` splits it).
-
-    >>> pair = np.concatenate([np.zeros((2, 2, 3)), np.ones((2, 2, 3))], axis=1)
-    >>> [float(half.mean()) for half in split_pair(pair)]
-    [1.0, 0.0]
-    """
-    w = image.shape[1] // 2
-    return image[:, w:2 * w], image[:, :w]
-
-
-def read_pair(path: str, size: int) -> tuple:
-    """The image file `path`, split into ``(input, target)`` and each resized to `size`×`size`: float32
-    (size, size, 3) in [-1, 1].  Needs Pillow."""
-    from PIL import Image
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        width, height = image.size
-        if width < 2:
-            raise ValueError(f"{path} is not a side-by-side pair ({width}x{height} pixels)")
-        half = width // 2
-        halves = [image.crop((half, 0, 2 * half, height)), image.crop((0, 0, half, height))]
-        pair = [np.asarray(h.resize((size, size), Image.BILINEAR), np.float32) / 127.5 - 1 for h in halves]
-    return pair[0], pair[1]
-
-
-def _image_files(folder: str) -> list:
-    return sorted(p for p in glob.glob(os.path.join(glob.escape(folder), "*"))
-                  if os.path.isfile(p) and p.lower().endswith(IMAGE_SUFFIXES))
-
-
-def load_folder_pairs(folder: str, size: int = FOLDER_SIZE) -> tuple:
-    """``(train_inputs, train_targets), (test_inputs, test_targets)`` from a folder of side-by-side pairs:
-    ``train/`` with ``test/`` (or ``val/``), or all in `folder` with every tenth pair held out."""
-    if not gan.have_pillow():
-        raise OSError(f"Reading the images in {folder} needs Pillow: pip install 'tapegrad[images]'")
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"No folder {folder} (--data DIR wants a folder of side-by-side image pairs)")
-    train = _image_files(os.path.join(folder, "train"))
-    test = _image_files(os.path.join(folder, "test")) or _image_files(os.path.join(folder, "val"))
-    if not train or not test:
-        everything = _image_files(folder)
-        if len(everything) < 2:
-            raise FileNotFoundError(
-                f"No image pairs in {folder}: expected train/ and test/ (or val/) subfolders of side-by-side "
-                f"pairs (target left, input right), or at least two such images in the folder itself")
-        test = everything[::10]
-        train = [p for i, p in enumerate(everything) if i % 10]
-
-    def read(paths):
-        inputs, targets = zip(*(read_pair(p, size) for p in paths))
-        return np.stack(inputs), np.stack(targets)
-    return read(train), read(test)
-
-
-def check_size(size: int) -> int:
-    """`size` if the U-Net can take it: a power of two, at least 8.
-
-    >>> check_size(32)
-    32
-    >>> check_size(24)
-    Traceback (most recent call last):
-    ...
-    ValueError: --image-size must be a power of two, at least 8, not 24
-    """
-    if size < 8 or size & (size - 1):
-        raise ValueError(f"--image-size must be a power of two, at least 8, not {size}")
-    return size
+PICTURE = r"epoch_(\d{4,})\.(?:png|npy)"  # the panels' names, epoch_NNNN.png (.npy without Pillow)
 
 
 # -- the models (the tutorial's, with sizes scaled) ----------------------------------------------------
@@ -469,20 +328,15 @@ def default_out_dir(data: str) -> str:
     return f"tapegrad-gan/pix2pix-{name}"
 
 
-def load_pairs(data: str, image_size=None) -> tuple:
-    """The training and held-out pairs `data` names (``digits`` or a folder), and the image size."""
-    if data == "digits":
-        size = check_size(image_size or DIGITS_SIZE)
-        return load_digit_pairs(size), size
-    size = check_size(image_size or FOLDER_SIZE)
-    return load_folder_pairs(data, size), size
-
-
 def run(epochs=EPOCHS, data="digits", image_size=None, batch_size=BATCH_SIZE, filters=FILTERS, limit=None,
-        eager=False, out_dir=None, seed=0, resume=False, checkpoint_dir=None, out=None, err=None) -> dict:
-    """Train pix2pix for `epochs` epochs in all (with `resume`, continuing the newest intact checkpoint),
-    writing input | target | output panels and a checkpoint per epoch; print one line per epoch to `out`,
-    the rest to `err`.  Returns the history, the held-out L1 against the two baselines, and the paths.
+        eager=False, out_dir=None, seed=0, resume=False, checkpoint_dir=None, out=None, err=None,
+        overwrite=False) -> dict:
+    """Train pix2pix for `epochs` epochs in all (with `resume`, continuing the newest intact checkpoint,
+    with the options recorded beside it; a new run refuses a folder holding an earlier run's checkpoints
+    unless `overwrite` deletes them: ``tapegrad.apps.runs``), writing input | target | output panels and
+    a checkpoint per epoch (an earlier run's panels beyond the epoch it starts from are removed first);
+    print one line per epoch to `out`, the rest to `err`.  Returns the history, the held-out L1 against
+    the two baselines, and the paths.
 
     >>> import io, tempfile
     >>> result = run(epochs=1, image_size=8, filters=4, limit=32, out_dir=tempfile.mkdtemp(), err=io.StringIO())
@@ -499,7 +353,7 @@ def run(epochs=EPOCHS, data="digits", image_size=None, batch_size=BATCH_SIZE, fi
     if limit:
         train_inputs, train_targets = train_inputs[:limit], train_targets[:limit]
     channels = train_inputs.shape[-1]
-    batch_size = min(batch_size, len(train_inputs))
+    requested_batch_size, batch_size = batch_size, min(batch_size, len(train_inputs))
     out_dir = out_dir or default_out_dir(data)
     os.makedirs(out_dir, exist_ok=True)
     reference = baselines(train_targets, test_inputs, test_targets)
@@ -515,8 +369,15 @@ def run(epochs=EPOCHS, data="digits", image_size=None, batch_size=BATCH_SIZE, fi
                                      discriminator_optimizer=model.discriminator_optimizer,
                                      epoch=epoch_done, train_dataset=train_dataset, history=history)
     checkpoint_dir = checkpoint_dir or os.path.join(out_dir, "checkpoints")
+    options = {"data": data_key(data), "image_size": size, "batch_size": requested_batch_size,
+               "filters": filters, "limit": limit, "seed": seed}
+    if runs.start(checkpoint_dir, resume, overwrite):
+        print(f"Deleted the earlier run's checkpoints in {checkpoint_dir}; training from the start "
+              "(--overwrite).", file=err)
     manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
     if resume:
+        if manager.checkpoints:
+            runs.check_resume(checkpoint_dir, "gan pix2pix", options)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             restored = manager.restore_or_initialize()
@@ -524,9 +385,11 @@ def run(epochs=EPOCHS, data="digits", image_size=None, batch_size=BATCH_SIZE, fi
             print(f"warning: {warning.message}", file=err)
         print(f"Resuming from checkpoint {restored} ({int(epoch_done)} epochs done)." if restored
               else f"No checkpoint in {checkpoint_dir}; training from the start.", file=err, flush=True)
-    elif manager.checkpoints:
-        # a fresh run numbers its checkpoints after the folder's, so --resume then finds the newest
-        checkpoint.save_counter.assign(max(int(os.path.basename(p).rsplit("-", 1)[1]) for p in manager.checkpoints))
+    runs.record(checkpoint_dir, "gan pix2pix", options)
+    stale = runs.remove_pictures(out_dir, PICTURE, after=int(epoch_done))
+    if stale:
+        print(f"Removed {len(stale)} panels of an earlier run from {out_dir} ({stale[0]} ... {stale[-1]}).",
+              file=err)
 
     shown = slice(0, PANEL_ROWS)
     pictures = []

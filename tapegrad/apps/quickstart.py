@@ -4,9 +4,11 @@ The model, ``train_step``, ``test_step`` and the epoch loop are the seed's code 
 ``examples/quickstart.py``), with what a long run needs around them: a progress bar per epoch, a
 checkpoint after every epoch (``tf.train.CheckpointManager``), ``--resume`` from the newest intact
 one — bit for bit, data order included, since the checkpoint keeps the shuffle's epoch count and
-the random state — and a loss/accuracy curve when matplotlib is installed.  With ``inspect``
-(``--inspect``), a ``tapegrad.inspect.GradientMonitor`` records every step's gradients inside the
-compiled ``train_step``, its table follows each epoch's line, and its plot is saved at the end.
+the random state — with the options recorded beside the checkpoints (``tapegrad.apps.runs``: another
+batch size, data or seed is refused, as is a new run into a folder holding an earlier run's
+checkpoints, unless ``--overwrite``), and a loss/accuracy curve when matplotlib is installed.  With
+``inspect`` (``--inspect``), a ``tapegrad.inspect.GradientMonitor`` records every step's gradients
+inside the compiled ``train_step``, its table follows each epoch's line, and its plot is saved at the end.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import numpy as np
 import tapegrad as tf
 from tapegrad.keras import Model
 from tapegrad.keras.layers import Conv2D, Dense, Flatten
+
+from . import runs
 
 TEMPLATES = {
     # the seed's line, verbatim
@@ -38,7 +42,8 @@ MESSAGES = {
            "inspect": "그래디언트 모니터: 변수마다 그래디언트 노름(평균, 최대)과 업데이트/가중치 비율"
                       "(1e-3 안팎이면 건강합니다), ReLU 층마다 에포크 내내 0만 낸 유닛(죽은 ReLU)",
            "gradient_plot": "그래디언트 그래프: {path}",
-           "no_gradient_plot": "그래디언트 그래프를 그리려면 matplotlib이 필요합니다: pip install 'tapegrad[plot]'"},
+           "no_gradient_plot": "그래디언트 그래프를 그리려면 matplotlib이 필요합니다: pip install 'tapegrad[plot]'",
+           "overwritten": "{directory}에 있던 이전 학습의 체크포인트를 지우고 처음부터 학습합니다 (--overwrite)."},
     "en": {"resumed": "Resuming from checkpoint {path} ({epoch} epochs done).",
            "no_checkpoint": "No checkpoint in {directory}; training from the start.",
            "skipped": "warning: {warning}",
@@ -48,9 +53,12 @@ MESSAGES = {
            "no_plot": "For learning curves install matplotlib: pip install 'tapegrad[plot]'",
            "epoch": "Epoch",
            "inspect": "Gradient monitor: per variable the gradient norm (mean, max) and the update/weight "
-                      "ratio (about 1e-3 is healthy); per ReLU layer the units that gave 0 all epoch (dead ReLUs)",
+                      "ratio (about 1e-3 is healthy); per ReLU layer the units that gave 0 all epoch "
+                      "(dead ReLUs)",
            "gradient_plot": "Gradient plot: {path}",
-           "no_gradient_plot": "For the gradient plot install matplotlib: pip install 'tapegrad[plot]'"},
+           "no_gradient_plot": "For the gradient plot install matplotlib: pip install 'tapegrad[plot]'",
+           "overwritten": "Deleted the earlier run's checkpoints in {directory}; training from the start "
+                          "(--overwrite)."},
 }
 DATASETS = ("digits", "mnist", "fashion_mnist")
 
@@ -102,6 +110,17 @@ def load_data(spec: str) -> tuple:
     return module.load_data() if path is None else module.load_data(path=path)
 
 
+def data_key(spec: str) -> str:
+    """The data `spec` names, as a run's record keeps it: the data set, and its file as an absolute path
+    (the same file from another folder is the same data).
+
+    >>> data_key("digits"), data_key("mnist=/data/../data/mnist.npz")
+    ('digits', 'mnist=/data/mnist.npz')
+    """
+    name, path = parse_data(spec)
+    return name if path is None else f"{name}={os.path.abspath(os.path.expanduser(path))}"
+
+
 def default_checkpoint_dir(spec: str) -> str:
     """One folder per data set, so that a run never meets another architecture's checkpoints.
 
@@ -143,11 +162,13 @@ class History:
 
 
 def run(epochs=5, batch_size=32, data="digits", resume=False, lang="ko", checkpoint_dir=None, seed=0,
-        out=None, err=None, progress=None, inspect=False) -> list:
+        out=None, err=None, progress=None, inspect=False, overwrite=False) -> list:
     """Train the seed's model with the seed's loop for `epochs` epochs in all (with `resume`,
-    continuing the newest intact checkpoint in `checkpoint_dir`); print the seed's line per epoch
-    to `out` and the rest to `err` (with `inspect`, the gradient monitor's table after each epoch
-    and its plot at the end); return each epoch's [loss, accuracy, test loss, test accuracy].
+    continuing the newest intact checkpoint in `checkpoint_dir`, with the options recorded there; a new
+    run refuses a folder holding an earlier run's checkpoints, unless `overwrite` deletes them: see
+    ``tapegrad.apps.runs``); print the seed's line per epoch to `out` and the rest to `err` (with
+    `inspect`, the gradient monitor's table after each epoch and its plot at the end); return each
+    epoch's [loss, accuracy, test loss, test accuracy].
 
     >>> import io, tempfile
     >>> rows = run(epochs=1, checkpoint_dir=tempfile.mkdtemp(), err=io.StringIO())
@@ -225,8 +246,13 @@ def run(epochs=5, batch_size=32, data="digits", resume=False, lang="ko", checkpo
                                      train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
                                      epoch=epoch_done, train_ds=train_ds, history=history)
     directory = checkpoint_dir or default_checkpoint_dir(data)
+    options = {"data": data_key(data), "batch_size": batch_size, "seed": seed}
+    if runs.start(directory, resume, overwrite, extra=("curves.png", "gradients.png")):
+        print(say["overwritten"].format(directory=directory), file=err)
     manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=3)  # fails now if unwritable
     if resume:
+        if manager.checkpoints:
+            runs.check_resume(directory, "quickstart", options)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             restored = manager.restore_or_initialize()
@@ -235,9 +261,7 @@ def run(epochs=5, batch_size=32, data="digits", resume=False, lang="ko", checkpo
         message = (say["resumed"].format(path=restored, epoch=int(epoch_done)) if restored
                    else say["no_checkpoint"].format(directory=directory))
         print(message, file=err, flush=True)
-    elif manager.checkpoints:
-        # A fresh run numbers its checkpoints after the folder's: --resume then finds the newest
-        checkpoint.save_counter.assign(max(_number(p) for p in manager.checkpoints))
+    runs.record(directory, "quickstart", options)
 
     if int(epoch_done) >= epochs:
         print(say["done"].format(epoch=int(epoch_done)), file=err)
@@ -271,7 +295,8 @@ def run(epochs=5, batch_size=32, data="digits", resume=False, lang="ko", checkpo
         path = manager.save()
     print(say["saved"].format(path=path), file=err)
     curves = os.path.join(directory, "curves.png")
-    print(say["curves"].format(path=curves) if plot_curves(history.rows, curves) else say["no_plot"], file=err)
+    plotted = plot_curves(history.rows, curves)
+    print(say["curves"].format(path=curves) if plotted else say["no_plot"], file=err)
     if monitor is not None:
         monitor.close()
         plot = os.path.join(directory, "gradients.png")
@@ -345,7 +370,3 @@ def plot_curves(rows, path) -> bool:
         axes.legend()
     atomic_write(path, lambda f: figure.savefig(f, format="png"))
     return True
-
-
-def _number(path) -> int:
-    return int(os.path.basename(path).rsplit("-", 1)[1])

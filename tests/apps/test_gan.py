@@ -1,5 +1,6 @@
 """`tapegrad gan`: the DCGAN's two tapes each update only their own model, compiled and eager; compiled
 steps of both GANs stay finite; pix2pix's pairs; pictures without Pillow; the command, with tiny models."""
+import io
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tf
-from tapegrad.apps import dcgan, gan, pix2pix
+from tapegrad.apps import dcgan, gan, pairs, pix2pix
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -126,7 +127,7 @@ def test_unet_has_skip_connections_and_patchgan_patches():
 
 
 def test_digit_pairs_are_outlines_and_filled_digits():
-    (train_inputs, train_targets), (test_inputs, test_targets) = pix2pix.load_digit_pairs(32)
+    (train_inputs, train_targets), (test_inputs, test_targets) = pairs.load_digit_pairs(32)
     assert train_inputs.shape == train_targets.shape == (1438, 32, 32, 1)
     assert test_inputs.shape == (359, 32, 32, 1)
     assert set(np.unique(train_inputs)) == {-1.0, 1.0}
@@ -143,7 +144,7 @@ def test_outline_of_a_square_with_a_hole():
     mask = np.zeros((1, 7, 7), bool)
     mask[0, 1:6, 1:6] = True
     mask[0, 3, 3] = False
-    edges = pix2pix.outline(mask)[0]
+    edges = pairs.outline(mask)[0]
     assert edges[1].tolist() == [False, True, True, True, True, True, False]
     assert edges[2, 3] and edges[3, 2] and not edges[2, 2] and not edges[3, 3]
 
@@ -162,18 +163,18 @@ def test_folder_of_side_by_side_pairs(tmp_path):
     pytest.importorskip("PIL")
     _write_pairs(tmp_path / "facades" / "train", 3)
     _write_pairs(tmp_path / "facades" / "test", 2)
-    (train_inputs, train_targets), (test_inputs, _) = pix2pix.load_folder_pairs(str(tmp_path / "facades"), 8)
+    (train_inputs, train_targets), (test_inputs, _) = pairs.load_folder_pairs(str(tmp_path / "facades"), 8)
     assert train_inputs.shape == train_targets.shape == (3, 8, 8, 3) and test_inputs.shape == (2, 8, 8, 3)
     assert np.allclose(train_targets, 200 / 127.5 - 1) and np.allclose(train_inputs[0], 20 / 127.5 - 1)
     _write_pairs(tmp_path / "flat", 11)
-    (train_inputs, _), (test_inputs, _) = pix2pix.load_folder_pairs(str(tmp_path / "flat"), 8)
+    (train_inputs, _), (test_inputs, _) = pairs.load_folder_pairs(str(tmp_path / "flat"), 8)
     assert len(train_inputs) == 9 and len(test_inputs) == 2
 
 
 def test_without_pillow_folders_fail_clearly_and_grids_are_npy(tmp_path, monkeypatch):
     monkeypatch.setattr(gan, "have_pillow", lambda: False)
     with pytest.raises(OSError, match=r"needs Pillow: pip install 'tapegrad\[images\]'"):
-        pix2pix.load_folder_pairs(str(tmp_path), 8)
+        pairs.load_folder_pairs(str(tmp_path), 8)
     path = gan.save_picture(str(tmp_path / "grid.png"), np.full((3, 4), 7, np.uint8))
     assert path.endswith("grid.npy") and np.load(path).tolist() == [[7] * 4] * 3
     assert gan.save_gif(str(tmp_path / "a.gif"), [np.zeros((2, 2), np.uint8)]) is None
@@ -227,3 +228,43 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.returncode == 1 and result.stderr.startswith("tapegrad: error: ")
     assert len(result.stderr.strip().splitlines()) == 1
     assert tapegrad("gan", "dcgan", "--data", "cifar10", cwd=tmp_path).returncode == 2
+
+
+def _pictures(folder, prefix):
+    return sorted(f for f in os.listdir(folder) if f.startswith(prefix))
+
+
+def test_a_shorter_dcgan_run_leaves_none_of_the_longer_runs_pictures(tmp_path):
+    tiny = {"filters": 2, "limit": 32, "batch_size": 16, "out_dir": str(tmp_path), "out": io.StringIO()}
+    dcgan.run(epochs=3, err=io.StringIO(), **tiny)
+    assert len(_pictures(tmp_path, "image_at_epoch_")) == 3
+    err = io.StringIO()
+    second = dcgan.run(epochs=1, err=err, **tiny)
+    assert _pictures(tmp_path, "image_at_epoch_") == [os.path.basename(p) for p in second["pictures"]]
+    assert f"Removed 3 pictures of an earlier run from {tmp_path}." in err.getvalue()
+    if second["gif"]:
+        from PIL import Image
+        with Image.open(second["gif"]) as gif:
+            assert gif.n_frames == 1  # the animation is this run's alone
+
+
+def test_pix2pix_panels_belong_to_the_run_and_resume_keeps_its_options(tmp_path):
+    tiny = {"image_size": 8, "filters": 2, "limit": 32, "out_dir": str(tmp_path), "out": io.StringIO()}
+    pix2pix.run(epochs=3, err=io.StringIO(), **tiny)
+    assert len(_pictures(tmp_path, "epoch_")) == 3
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(FileExistsError, match="continue it with --resume, start over with --overwrite"):
+        pix2pix.run(epochs=1, err=io.StringIO(), **tiny)
+    with pytest.raises(ValueError, match=r"--filters 4 differs from the run being resumed .*\(--filters 2\)"):
+        pix2pix.run(epochs=4, resume=True, err=io.StringIO(), **{**tiny, "filters": 4})
+    for name in ("ckpt-2.npz", "ckpt-3.npz"):  # resumed from epoch 1: the panels after it are not this run's
+        os.remove(checkpoints / name)
+    err = io.StringIO()
+    result = pix2pix.run(epochs=1, resume=True, err=err, **tiny)
+    assert result["metrics"]["epochs"] == 1 and _pictures(tmp_path, "epoch_")[0].startswith("epoch_0001.")
+    assert len(_pictures(tmp_path, "epoch_")) == 1 and "Removed 2 panels of an earlier run" in err.getvalue()
+    err = io.StringIO()
+    pix2pix.run(epochs=1, overwrite=True, err=err, **tiny)
+    assert "Deleted the earlier run's checkpoints" in err.getvalue()
+    assert [f for f in os.listdir(checkpoints) if f.startswith("ckpt-")] == ["ckpt-1.npz"]
+    assert json.loads((checkpoints / "run.json").read_text())["options"]["filters"] == 2
