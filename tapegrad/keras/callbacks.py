@@ -717,6 +717,9 @@ class ModelCheckpoint(_MonitorCallback):
                              f"filepath={self.filepath}")
 
     def on_train_begin(self, logs=None):
+        if self.filepath.endswith(".h5"):
+            from .saving import _require_h5py
+            _require_h5py()  # fail now, not after the first epoch's work
         if not self.save_weights_only and not callable(getattr(self.model, "save", None)):
             # fail now rather than after the first epoch's work
             raise NotImplementedError("ModelCheckpoint(save_weights_only=False) saves the whole model with "

@@ -158,6 +158,7 @@ def test_early_stopping_warns_about_a_missing_monitor():
 # -- ModelCheckpoint ----------------------------------------------------------------------------------
 
 def test_checkpoint_save_best_only_formats_the_names(tmp_path):
+    pytest.importorskip("h5py", reason="the .weights.h5 format needs h5py (tapegrad[h5])")
     model = regression()
     kept = []
     snapshot = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: kept.append(model.get_weights()))
@@ -334,3 +335,21 @@ def test_progbar_unknown_target_and_timing_text():
     averaged.update(2, [("x", 1.0)])
     averaged.update(4, [("x", 3.0)])
     assert averaged._values["x"] == [3.0, 1]  # the final update shows the last value (Keras)
+
+
+def test_checkpoint_without_h5py_fails_before_training(tmp_path, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_h5py(name, *args, **kwargs):
+        if name == "h5py":
+            raise ImportError("No module named 'h5py'")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_h5py)
+    model = regression()
+    epochs = []
+    seen = callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: epochs.append(epoch))
+    checkpoint = callbacks.ModelCheckpoint(str(tmp_path / "w.weights.h5"), save_weights_only=True)
+    with pytest.raises(ImportError, match=r"tapegrad\[h5\]"):
+        model.fit(X, Y, epochs=2, callbacks=[checkpoint, seen], verbose=0)
+    assert epochs == [] and os.listdir(tmp_path) == []
