@@ -141,37 +141,53 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_older_one(tmp_path):
     assert restored.endswith("ckpt-1") and int(step) == 1
 
 
-_WRITER = textwrap.dedent("""
-    import os, sys, numpy as np
+_KILLED = textwrap.dedent("""
+    import sys
+    import numpy as np
     import tapegrad as tf
     from tapegrad import _files
-    path = sys.argv[1]
 
-    def write(f):
-        f.write(b"x" * 100)
-        f.flush()
+    def stop_before_the_rename(self):
         print("writing", flush=True)
-        sys.stdin.readline()  # killed here, with its temporary file open
-    _files.atomic_write(path, write)
+        sys.stdin.readline()  # killed here: the temporary file is written, not yet renamed
+    _files.TempFile.commit = stop_before_the_rename
+    how, path = sys.argv[1], sys.argv[2]
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    if how == "save_weights":
+        model.save_weights(path)
+    else:
+        model.compile(optimizer="sgd", loss="mse")
+        checkpoint = tf.keras.callbacks.ModelCheckpoint(path, save_weights_only=True)
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, callbacks=[checkpoint], verbose=0)
 """)
 
 
-def test_a_killed_writers_temporary_file_is_removed_by_the_next_save(tmp_path):
-    target = tmp_path / "w.npz"
-    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], stdin=subprocess.PIPE,
+@pytest.mark.parametrize("how", ["save_weights", "ModelCheckpoint"])
+@pytest.mark.parametrize("name", ["w.weights.h5", "w.npz"])
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_save(tmp_path, how, name):
+    if name.endswith(".h5"):
+        pytest.importorskip("h5py", reason="the .weights.h5 format needs h5py")
+    target = tmp_path / name
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED, how, str(target)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline() == "writing\n"
         temporaries = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
-        assert len(temporaries) == 1
+        assert len(temporaries) == 1 and temporaries[0].startswith(f".{name}.")
         assert _files.remove_dead_temporaries(tmp_path) == []  # its writer lives: kept
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait()
-    assert os.listdir(tmp_path) == temporaries  # what a killed save_weights leaves
+    assert os.listdir(tmp_path) == temporaries  # all a killed save leaves
     model = _model()
-    model.save_weights(target)
-    assert sorted(os.listdir(tmp_path)) == ["w.npz"]
+    if how == "save_weights":
+        model.save_weights(target)
+    else:
+        model.compile(optimizer="sgd", loss="mse")
+        checkpoint = tf.keras.callbacks.ModelCheckpoint(str(target), save_weights_only=True)
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, callbacks=[checkpoint], verbose=0)
+    assert os.listdir(tmp_path) == [name]
+    model.load_weights(target)
 
 
 def test_a_live_writers_temporary_file_is_kept(tmp_path):
