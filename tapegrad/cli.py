@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from . import __version__
-from .apps import terminal, threads
+from .apps import runs, terminal, threads
 
 
 def main(argv=None) -> int:
@@ -72,12 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     quick.add_argument("--data", type=validated_by(parse_data), default="digits",
                        help="digits (bundled, 8x8; default), mnist[=PATH] or fashion_mnist[=PATH] (28x28, "
                             "from a Keras .npz or a folder of IDX files)")
-    run_start = quick.add_mutually_exclusive_group()
-    run_start.add_argument("--resume", action="store_true",
-                           help="continue from the newest intact checkpoint (with the same options)")
-    run_start.add_argument("--overwrite", action="store_true",
-                           help="start a new run even if the checkpoint folder holds an earlier run's "
-                                "checkpoints (they are deleted); without it such a folder is refused")
+    runs.add_arguments(quick)
     quick.add_argument("--lang", choices=terminal.LANGUAGES, default=None,
                        help="language of the output: ko prints the seed's Korean lines; default: from the "
                             "locale (LC_ALL, LC_MESSAGES, LANG), ko for a Korean one, else en")

@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from ..cli import positive_int, validated_by
-from . import threads
+from . import runs, threads
 from .threads import blas_threads  # noqa: F401 (examples/ set the threads with gan.blas_threads)
 
 PILLOW_HINT = "for PNG and GIF pictures install Pillow: pip install 'tapegrad[images]'"
@@ -81,12 +81,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--filters", type=positive_int, default=pix2pix.FILTERS,
                    help=f"width of the models: the first downsampling's filters (default {pix2pix.FILTERS})")
     p.add_argument("--limit", type=positive_int, help="train on the first N pairs only (a quick try)")
-    run_start = p.add_mutually_exclusive_group()
-    run_start.add_argument("--resume", action="store_true",
-                           help="continue from the newest intact checkpoint (with the same options)")
-    run_start.add_argument("--overwrite", action="store_true",
-                           help="start a new run even if the checkpoint folder holds an earlier run's "
-                                "checkpoints (they are deleted); without it such a folder is refused")
+    runs.add_arguments(p)
     p.add_argument("--checkpoint-dir", metavar="DIR",
                    help="where checkpoints go (default: OUT/checkpoints)")
     _common(p, "pix2pix")

@@ -21,6 +21,22 @@ _CHECKPOINT = re.compile(r"^ckpt-(\d+)\.npz$")  # CheckpointManager's files, wit
 _INDEX = "checkpoint"
 
 
+def add_arguments(parser) -> None:
+    """Add ``--resume`` and ``--overwrite`` (one or the other) to the argparse `parser`.
+
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(); add_arguments(parser)
+    >>> parser.parse_args(["--resume"]).resume
+    True
+    """
+    run_start = parser.add_mutually_exclusive_group()
+    run_start.add_argument("--resume", action="store_true",
+                           help="continue from the newest intact checkpoint (with the same options)")
+    run_start.add_argument("--overwrite", action="store_true",
+                           help="start a new run even if the checkpoint folder holds an earlier run's "
+                                "checkpoints (they are deleted); without it such a folder is refused")
+
+
 def checkpoint_files(directory) -> list:
     """The numbered checkpoint files (``ckpt-N.npz``) in `directory`, oldest first; [] if there is no
     such folder.

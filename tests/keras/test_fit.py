@@ -15,12 +15,6 @@ from tapegrad.keras.layers import Conv2D, Dense, Flatten
 keras = tf.keras
 
 
-@pytest.fixture(autouse=True)
-def seeded():
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    yield
-
 
 def data(n=20, features=3, classes=2, seed=0):
     rng = np.random.default_rng(seed)

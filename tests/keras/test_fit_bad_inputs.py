@@ -10,12 +10,6 @@ from tapegrad.errors import InvalidArgumentError
 keras = tf.keras
 
 
-@pytest.fixture(autouse=True)
-def seeded():
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    yield
-
 
 X = np.random.default_rng(0).normal(size=(8, 2)).astype("float32")
 Y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
