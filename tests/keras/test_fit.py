@@ -13,6 +13,7 @@ import tapegrad as tf
 from tapegrad.keras.layers import Conv2D, Dense, Flatten
 
 keras = tf.keras
+pytestmark = pytest.mark.usefixtures("keras_session")
 
 
 

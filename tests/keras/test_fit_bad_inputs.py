@@ -8,6 +8,7 @@ import tapegrad as tf
 from tapegrad.errors import InvalidArgumentError
 
 keras = tf.keras
+pytestmark = pytest.mark.usefixtures("keras_session")
 
 
 
