@@ -7,7 +7,8 @@ from __future__ import annotations
 import importlib
 
 _SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "initializers", "activations",
-               "utils", "regularizers", "constraints", "callbacks", "datasets", "backend", "saving"}
+               "utils", "regularizers", "constraints", "callbacks", "datasets", "backend", "saving",
+               "mixed_precision"}
 _FROM_MODELS = {"Model", "Sequential", "Input"}
 
 
@@ -16,6 +17,10 @@ def __getattr__(name):
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module
+    if name == "InputSpec":
+        from .layers.input_spec import InputSpec
+        globals()[name] = InputSpec
+        return InputSpec
     if name in _FROM_MODELS:
         value = getattr(importlib.import_module(f"{__name__}.models"), name)
         globals()[name] = value
@@ -24,4 +29,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | _SUBMODULES | _FROM_MODELS)
+    return sorted(set(globals()) | _SUBMODULES | _FROM_MODELS | {"InputSpec"})

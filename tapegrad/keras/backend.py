@@ -7,7 +7,8 @@ _EPSILON = 1e-7
 
 
 def clear_session() -> None:
-    """Start layer names over ('dense', 'dense_1', ... count from zero again).
+    """Start layer names over ('dense', 'dense_1', ... count from zero again) and reset the global
+    dtype policy (``keras.mixed_precision``).
 
     >>> import tapegrad as tf
     >>> tf.keras.backend.clear_session()
@@ -18,7 +19,9 @@ def clear_session() -> None:
     'layer'
     """
     from .layers.base import reset_names
+    from .mixed_precision import policy
     reset_names()
+    policy.reset_global_policy()  # as Keras 3
 
 
 def floatx() -> str:

@@ -30,6 +30,7 @@ from ..core.op import REAL, defop
 from ..core.tensor import Tensor, convert_to_tensor
 from ..errors import InvalidArgumentError, UnimplementedError
 from .array import _differ, _dims, _shape_arg, expand_dims, squeeze
+from .linalg import gemm
 
 __all__ = [
     "conv2d", "conv2d_transpose", "conv_transpose", "conv1d", "convolution", "depthwise_conv2d",
@@ -341,7 +342,7 @@ def _conv2d(input, filters, strides=(1, 1), padding="VALID", dilations=(1, 1)):
     """2-D convolution (cross-correlation) of NHWC `input` with HWIO `filters`: im2col + one GEMM."""
     geometry = _filter_geometry(input.shape, filters.shape, strides, padding, dilations)
     out_channels = filters.shape[3]
-    out = _im2col(input, geometry) @ filters.reshape(-1, out_channels)
+    out = gemm(_im2col(input, geometry), filters.reshape(-1, out_channels))
     return out.reshape((input.shape[0],) + geometry.out + (out_channels,))
 
 
@@ -351,7 +352,7 @@ def _conv2d_backprop_input(filters, out_backprop, input_sizes=(), strides=(1, 1)
     geometry = _filter_geometry(input_sizes, filters.shape, strides, padding, dilations)
     out_channels = filters.shape[3]
     _expect_shape("out_backprop", out_backprop.shape, (input_sizes[0],) + geometry.out + (out_channels,))
-    columns = out_backprop.reshape(-1, out_channels) @ filters.reshape(-1, out_channels).T
+    columns = gemm(out_backprop.reshape(-1, out_channels), filters.reshape(-1, out_channels).T)
     columns = columns.reshape(out_backprop.shape[:3] + filters.shape[:3])   # (N, OH, OW, KH, KW, C)
     return _col2im(lambda p, q: columns[:, :, :, p, q], input_sizes, geometry, columns.dtype)
 
@@ -362,7 +363,7 @@ def _conv2d_backprop_filter(input, out_backprop, filter_sizes=(), strides=(1, 1)
     geometry = _filter_geometry(input.shape, filter_sizes, strides, padding, dilations)
     out_channels = filter_sizes[3]
     _expect_shape("out_backprop", out_backprop.shape, (input.shape[0],) + geometry.out + (out_channels,))
-    grad = _im2col(input, geometry).T @ out_backprop.reshape(-1, out_channels)
+    grad = gemm(_im2col(input, geometry).T, out_backprop.reshape(-1, out_channels))
     return grad.reshape(filter_sizes)
 
 

@@ -15,6 +15,25 @@ def _t(x):
     return np.swapaxes(x, -1, -2)
 
 
+_HALF = np.dtype(np.float16)
+
+
+def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` on arrays; float16 operands are multiplied in float32 and the result rounded to float16.
+
+    NumPy has no float16 BLAS (its own loop is ~100x slower than float32's), and accelerators
+    accumulate float16 products in float32 too, so the result is as theirs would be.
+
+    >>> gemm(np.ones((2, 3), np.float16), np.ones((3, 2), np.float16)).dtype
+    dtype('float16')
+    """
+    if a.dtype is _HALF or b.dtype is _HALF:
+        # silently inf/NaN past float16's range, as TF: loss scaling expects overflowing steps
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.result_type(a, b))
+    return np.matmul(a, b)
+
+
 def _matmul_dx(g, out, a, b, transpose_a, transpose_b):
     if transpose_a:
         return matmul(b, g, transpose_a=transpose_b, transpose_b=True)
@@ -63,7 +82,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     """
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(f"matmul needs tensors of rank >= 2, got shapes {a.shape} and {b.shape}")
-    return np.matmul(_t(a) if transpose_a else a, _t(b) if transpose_b else b)
+    return gemm(_t(a) if transpose_a else a, _t(b) if transpose_b else b)
 
 
 def _einsum_parts(equation: str, n: int):

@@ -357,7 +357,11 @@ def _cast_type(x, dtype=None):
 def cast(x, dtype=None):
     """x converted to `dtype` (float -> int truncates toward zero, as TF)."""
     target = dtypes.as_dtype(dtype)._np
-    return x.astype(target, copy=False) if isinstance(x, np.ndarray) else np.asarray(x).astype(target)
+    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if x.dtype.kind == "f" and (target.kind in "iub" or target.itemsize < x.dtype.itemsize):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf past float16's range, as TF: silent
+            return x.astype(target, copy=False)
+    return x.astype(target, copy=False)
 
 
 def saturate_cast(value, dtype, name=None):

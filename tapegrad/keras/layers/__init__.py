@@ -6,6 +6,7 @@ from .activation_layers import LeakyReLU, ReLU, Softmax  # noqa: F401
 from .base import Layer  # noqa: F401
 from .convolutional import Conv2D, Conv2DTranspose, DepthwiseConv2D  # noqa: F401
 from .core import Activation, Dense, Embedding  # noqa: F401
+from .input_spec import InputSpec  # noqa: F401
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract  # noqa: F401
 from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,  # noqa: F401

@@ -1,4 +1,5 @@
-"""Layer: the Keras 3 building block - lazy build, weights, tracking, training propagation.
+"""Layer: the Keras 3 building block - lazy build, weights, tracking, training propagation, dtype
+policies (mixed precision's autocasting) and input checks (``input_spec``).
 
 Tracking follows Python attribute assignment order (``self.__dict__`` keeps it):
 a layer's own weights (trainable, then non-trainable, in creation order), then
@@ -9,14 +10,17 @@ from __future__ import annotations
 import inspect
 import re
 import threading
+import weakref
 
 import numpy as np
 
 from ... import ops  # noqa: F401  (registers every op)
-from ...core.op import paused, state
 from ...core import dtypes
+from ...core.op import paused, state
 from ...core.tensor import Tensor, Variable, convert_to_tensor
 from ...ops.math import cast
+from ..mixed_precision import policy as _policies
+from .input_spec import InputSpec, assert_input_compatibility
 
 _ALLOWED_KWARGS = {"input_shape", "input_dim", "batch_input_shape", "batch_size", "weights"}
 _name_counts: dict = {}
@@ -73,7 +77,9 @@ class Layer:
             raise ValueError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         object.__setattr__(self, "_tracking", False)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self._dtype = dtypes.as_dtype(dtype or "float32")
+        self.dtype_policy = dtype  # None: the global policy (keras.mixed_precision)
+        self.autocast = autocast
+        self._input_spec = None
         self._trainable = trainable
         self.built = False
         self.activity_regularizer = activity_regularizer
@@ -96,16 +102,54 @@ class Layer:
 
     # -- properties ------------------------------------------------------------------
     @property
+    def dtype_policy(self):
+        """The layer's DTypePolicy: ``compute_dtype`` for its computations and outputs,
+        ``variable_dtype`` for its weights.  Settable with a policy or its name."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value) -> None:
+        policy = _policies.get(value)
+        self._dtype_policy = policy
+        # what calls read, resolved once
+        self._dtype_compute = dtypes.as_dtype(policy.compute_dtype)
+        self._dtype_variable = dtypes.as_dtype(policy.variable_dtype)
+        self._dtype_mixed = (self._dtype_compute is not self._dtype_variable
+                             and self._dtype_compute.is_floating)
+
+    @property
     def dtype(self) -> str:
-        return self._dtype.name
+        """The dtype of the layer's weights (``variable_dtype``), as Keras 3."""
+        return self._dtype_variable.name
 
     @property
     def compute_dtype(self) -> str:
-        return self._dtype.name
+        """The dtype the layer computes in: floating inputs are cast to it."""
+        return self._dtype_compute.name
 
     @property
     def variable_dtype(self) -> str:
-        return self._dtype.name
+        """The dtype the layer creates its weights in."""
+        return self._dtype_variable.name
+
+    @property
+    def input_dtype(self) -> str:
+        """The dtype floating inputs are converted to (the compute dtype)."""
+        return self._dtype_compute.name
+
+    @property
+    def input_spec(self):
+        """An InputSpec (or a list of them, one per input) that ``__call__`` checks the first argument
+        against, before the layer is built and after; None checks nothing."""
+        return self._input_spec
+
+    @input_spec.setter
+    def input_spec(self, value) -> None:
+        for spec in _find(value, object, leaves=True):
+            if spec is not None and not isinstance(spec, InputSpec):
+                raise TypeError(f"Layer '{self.name}': input_spec must be an InputSpec or a list of them "
+                                f"(None for an input without one). Received: {spec!r}")
+        self._input_spec = value
 
     @property
     def trainable(self) -> bool:
@@ -228,7 +272,7 @@ class Layer:
         """Create a weight variable of this layer (path '<layer>/<name>')."""
         from .. import initializers
         shape = () if shape is None else tuple(int(d) for d in shape)
-        dt = dtypes.as_dtype(dtype or self._dtype)
+        dt = dtypes.as_dtype(dtype or self._dtype_variable)
         if initializer is None:
             initializer = "glorot_uniform" if dt.is_floating else "zeros"
         init = initializers.get(initializer)
@@ -239,6 +283,8 @@ class Layer:
                        name=f"{self.name}/{name}", constraint=constraint)
         var.path = f"{self.name}/{name}"
         (self._own_trainable if trainable else self._own_non_trainable).append(var)
+        if not autocast:
+            self.__dict__.setdefault("_keras_no_autocast", []).append(var)
         if regularizer is not None:
             from .. import regularizers
             if not hasattr(self, "_regularizers"):
@@ -258,10 +304,14 @@ class Layer:
         # the usual eager call, one tensor, skips the walk looking for symbolic (functional) inputs
         if not (len(args) == 1 and type(args[0]) is Tensor) and any(
                 is_symbolic(x) for x in _find(list(args) + list(kwargs.values()), object, leaves=True)):
+            if self._input_spec is not None:
+                self._assert_input_compatibility(args, kwargs)
             from ..models.functional import symbolic_call
             return symbolic_call(self, args, kwargs)
         if args:
             args = (self._convert_inputs(args[0]),) + tuple(args[1:])
+        if self._input_spec is not None:
+            self._assert_input_compatibility(args, kwargs)
         training = kwargs.pop("training", None)
         outer = current_training()
         if training is None:
@@ -280,13 +330,50 @@ class Layer:
             call = enabled_call(call)
         _context.training, _context.depth = training, depth + 1
         try:
-            outputs = call(*args, **kwargs)
+            if self._dtype_mixed and self.autocast and self._own_trainable:
+                outputs = self._call_autocast(call, args, kwargs)
+            else:
+                outputs = call(*args, **kwargs)
         finally:
             _context.training, _context.depth = previous, depth
         if self.activity_regularizer is not None:
             for output in _find(outputs, Tensor):
                 self.add_loss(self.activity_regularizer(output))
         return outputs
+
+    def _assert_input_compatibility(self, args, kwargs) -> None:
+        """Check the first argument (positional, else keyword) against ``input_spec``, as Keras 3."""
+        first = args[0] if args else next(iter(kwargs.values()), None)
+        assert_input_compatibility(self._input_spec, first, self.name)
+
+    def _call_autocast(self, call, args, kwargs):
+        """Run `call` with this layer's trainable floating weights read in the compute dtype, as Keras
+        autocasts variables inside a mixed-precision layer's call.
+
+        The attributes holding them (directly, or in a list or tuple) show ``cast(weight)`` during the
+        call; the cast is on the tape, so the weights still get (variable-dtype) gradients.  Weights
+        made with ``add_weight(..., autocast=False)`` and non-trainable ones (state that ``call``
+        assigns) are left as they are.  A per-layer lock keeps two threads from seeing each other's
+        casts.
+        """
+        with _autocast_lock(self):
+            skip = {id(v) for v in self.__dict__.get("_keras_no_autocast", ())}
+            casts = {id(v): cast(v, self._dtype_compute) for v in self._own_trainable
+                     if id(v) not in skip and v._value.dtype == self._dtype_variable._np}
+            saved = {}
+            for key, value in list(self.__dict__.items()):
+                if type(value) is Variable and id(value) in casts:
+                    saved[key] = value
+                    self.__dict__[key] = casts[id(value)]
+                elif type(value) in (list, tuple) and any(
+                        type(v) is Variable and id(v) in casts for v in value):
+                    saved[key] = value
+                    self.__dict__[key] = type(value)(casts.get(id(v), v) if type(v) is Variable else v
+                                                     for v in value)
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.__dict__.update(saved)
 
     def _clear_losses(self) -> None:
         """An outermost call starts a forward pass: its layers drop the losses of the last one, as Keras.
@@ -305,16 +392,16 @@ class Layer:
 
     def _convert_inputs(self, x):
         if isinstance(x, Tensor):
-            if x._value.dtype.kind == "f" and x._value.dtype != self._dtype._np:
-                return cast(x, self._dtype)  # Keras autocasts float inputs to the layer's dtype
+            if x._value.dtype.kind == "f" and x._value.dtype != self._dtype_compute._np and self.autocast:
+                return cast(x, self._dtype_compute)  # Keras autocasts float inputs to the compute dtype
             return x
         if isinstance(x, (list, tuple)) and x and all(isinstance(e, (Tensor, np.ndarray)) for e in x):
             return type(x)(self._convert_inputs(e) for e in x)
         if isinstance(x, dict):
             return {k: self._convert_inputs(v) for k, v in x.items()}
         arr = np.asarray(x)
-        if arr.dtype.kind == "f" or arr.dtype.kind == "O":
-            return convert_to_tensor(arr.astype(self._dtype.as_numpy_dtype))
+        if (arr.dtype.kind == "f" and self.autocast) or arr.dtype.kind == "O":
+            return convert_to_tensor(arr.astype(self._dtype_compute.as_numpy_dtype))
         return convert_to_tensor(arr)
 
     def _build_from(self, args, kwargs) -> None:
@@ -323,6 +410,8 @@ class Layer:
         self.build(shapes)
         self._build_input_shape = shapes  # what summary() shows for sublayers of subclassed models
         self.built = True
+        if self._input_spec is not None:  # build may have set or narrowed it: check again, as Keras
+            self._assert_input_compatibility(args, kwargs)
 
     def compute_output_shape(self, input_shape):
         from ..models.functional import output_shape_by_running
@@ -330,7 +419,7 @@ class Layer:
 
     # -- config --------------------------------------------------------------------------
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype_policy.name}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
         return config
@@ -341,6 +430,19 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_autocast_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_autocast_locks_guard = threading.Lock()
+
+
+def _autocast_lock(layer) -> threading.RLock:
+    """The layer's lock for autocast calls (kept outside it: layers stay deep-copyable)."""
+    lock = _autocast_locks.get(layer)
+    if lock is None:
+        with _autocast_locks_guard:
+            lock = _autocast_locks.setdefault(layer, threading.RLock())
+    return lock
 
 
 def _layers_with_losses() -> dict:

@@ -1,12 +1,13 @@
 """Conv2D, Conv2DTranspose and DepthwiseConv2D over NHWC images, on ``tf.nn``'s convolutions."""
 from __future__ import annotations
 
-from ...core.aval import dims
 from ... import nn
+from ...core.aval import dims
 from ...ops.array import concat, split
 from ._utils import (deconv_output_length, image_shape, normalize_data_format, normalize_padding,
                      normalize_tuple, positive_int, window_output_shape)
 from .core import KernelLayer
+from .input_spec import InputSpec
 
 
 class _Conv2DBase(KernelLayer):
@@ -23,6 +24,8 @@ class _Conv2DBase(KernelLayer):
             raise ValueError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                              f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
         self._nn_padding = self.padding.upper()
+        # NHWC images only: rank 4 exactly (Keras' min_ndim=4 accepts what its backends then refuse)
+        self.input_spec = InputSpec(ndim=4)
 
     def _input_channels(self, input_shape) -> int:
         input_shape = image_shape(self, input_shape)
@@ -65,6 +68,7 @@ class Conv2D(_Conv2DBase):
 
     def build(self, input_shape) -> None:
         channels = self._input_channels(input_shape)
+        self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         if channels % self.groups:
             raise ValueError(f"The number of input channels must be evenly divisible by the number of "
                              f"groups. Received groups={self.groups}, but the input has {channels} channels "
@@ -125,6 +129,7 @@ class Conv2DTranspose(_Conv2DBase):
 
     def build(self, input_shape) -> None:
         channels = self._input_channels(input_shape)
+        self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self._add_kernel_and_bias(self.kernel_size + (self.filters, channels), self.filters)
         self.built = True
 
@@ -177,6 +182,7 @@ class DepthwiseConv2D(_Conv2DBase):
 
     def build(self, input_shape) -> None:
         channels = self._input_channels(input_shape)
+        self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.compute_output_shape(input_shape)
         self._add_kernel_and_bias(self.kernel_size + (channels, self.depth_multiplier),
                                   channels * self.depth_multiplier)

@@ -2,8 +2,8 @@
 convolutions."""
 from __future__ import annotations
 
-from ...core.aval import dims
 from ...core import dtypes
+from ...core.aval import dims
 from ...ops.array import reshape
 from ...ops.indexing import gather
 from ...ops.linalg import matmul
@@ -11,6 +11,7 @@ from ...ops.math import add, cast
 from .. import activations
 from ._utils import lookup, positive_int, serialize
 from .base import Layer
+from .input_spec import InputSpec
 
 
 class KernelLayer(Layer):
@@ -89,13 +90,15 @@ class Dense(KernelLayer):
         super().__init__(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                          bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
         self.units = units
+        self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape) -> None:
         input_shape = tuple(input_shape)
         if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected "
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
                              f"min_ndim=2 with a known last axis, found shape {input_shape}")
         self._add_kernel_and_bias((input_shape[-1], self.units), self.units)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_shape[-1]})
         self.built = True
 
     def call(self, inputs):
@@ -128,6 +131,7 @@ class Embedding(Layer):
                  embeddings_constraint=None, mask_zero=False, activity_regularizer=None, **kwargs):
         input_dim, output_dim = positive_int(input_dim, "input_dim"), positive_int(output_dim, "output_dim")
         super().__init__(activity_regularizer=lookup("regularizers", activity_regularizer), **kwargs)
+        self.autocast = False  # the table is read in its own dtype (a sparse gradient); the rows are cast
         self.input_dim, self.output_dim = input_dim, output_dim
         self.embeddings_initializer = lookup("initializers", embeddings_initializer)
         self.embeddings_regularizer = lookup("regularizers", embeddings_regularizer)
@@ -144,7 +148,8 @@ class Embedding(Layer):
     def call(self, inputs):
         if not inputs.dtype.is_integer:
             inputs = cast(inputs, dtypes.int32)
-        return gather(self.embeddings, inputs)
+        outputs = gather(self.embeddings, inputs)
+        return outputs if outputs.dtype == self._dtype_compute else cast(outputs, self._dtype_compute)
 
     def compute_mask(self, inputs, mask=None):
         """Where `inputs` != 0 when mask_zero (tapegrad layers do not propagate masks themselves)."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 import numbers
 
 from ... import nn
+from ...core import dtypes
 from ...ops.array import reshape, stop_gradient
-from ...ops.math import rsqrt
+from ...ops.math import cast, rsqrt
 from ...ops.reduce import reduce_mean
 from ._utils import lookup, serialize
 from .base import Layer
+from .input_spec import InputSpec
 
 
 def _axes(layer, axis, rank: int) -> tuple:
@@ -19,12 +21,22 @@ def _axes(layer, axis, rank: int) -> tuple:
     return tuple(sorted(int(a) % rank for a in axes))
 
 
+def _as(x, dtype):
+    """x in `dtype` (None stays None; no op when it already is)."""
+    return x if x is None or dtype is None or x.dtype == dtype else cast(x, dtype)
+
+
 class _Normalization(Layer):
-    """Shared by both: epsilon, and the learned scale gamma (created first) and offset beta."""
+    """Shared by both: epsilon, and the learned scale gamma (created first) and offset beta.
+
+    As Keras 3's, they do not autocast: float16 inputs are normalised in float32 (their statistics
+    overflow in float16) with the weights as they are, and the result is cast to the compute dtype.
+    """
 
     def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
                  gamma_regularizer, beta_constraint, gamma_constraint, **kwargs):
         super().__init__(**kwargs)
+        self.autocast = False
         self.epsilon = float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = lookup("initializers", beta_initializer)
@@ -56,10 +68,16 @@ class _Normalization(Layer):
                                     regularizer=self.beta_regularizer, constraint=self.beta_constraint,
                                     name="beta") if self.center else None
 
-    def _broadcast(self, value):
+    def _broadcast(self, value, dtype=None):
+        value = _as(value, dtype)
         if value is None or self._broadcast_shape is None:
             return value
         return reshape(value, self._broadcast_shape)
+
+    @staticmethod
+    def _work_dtype(inputs):
+        """float64 for float64 inputs, else float32 (Keras: the result type of the input and float32)."""
+        return dtypes.float64 if inputs.dtype == dtypes.float64 else dtypes.float32
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -113,21 +131,28 @@ class BatchNormalization(_Normalization):
                                            trainable=False, name="moving_mean")
         self.moving_variance = self.add_weight(shape=shape, initializer=self.moving_variance_initializer,
                                                trainable=False, name="moving_variance")
+        input_shape = tuple(input_shape)
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: input_shape[self.axis]})
         self.built = True
 
     def call(self, inputs, training=None):
+        work = self._work_dtype(inputs)
+        inputs = _as(inputs, work)
         if training and self.trainable:
             mean, variance = nn.moments(inputs, self._reduction_axes)
             self._update_moving(self.moving_mean, mean)
             self._update_moving(self.moving_variance, variance)
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        return nn.batch_normalization(inputs, self._broadcast(mean), self._broadcast(variance),
-                                      self._broadcast(self.beta), self._broadcast(self.gamma), self.epsilon)
+        outputs = nn.batch_normalization(inputs, self._broadcast(mean, work), self._broadcast(variance, work),
+                                         self._broadcast(self.beta, work), self._broadcast(self.gamma, work),
+                                         self.epsilon)
+        return _as(outputs, self._dtype_compute)
 
     def _update_moving(self, moving, batch_value) -> None:
         # stop_gradient: the update is state, not part of the computation the tape differentiates
-        moving.assign(moving * self.momentum + stop_gradient(batch_value) * (1.0 - self.momentum))
+        batch_value = _as(stop_gradient(batch_value), moving.dtype)
+        moving.assign(moving * self.momentum + batch_value * (1.0 - self.momentum))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum,
@@ -167,12 +192,16 @@ class LayerNormalization(_Normalization):
         self.built = True
 
     def call(self, inputs):
-        gamma = self._broadcast(self.gamma)
+        work = self._work_dtype(inputs)
+        inputs = _as(inputs, work)
+        gamma = self._broadcast(self.gamma, work)
         if self.rms_scaling:
             y = inputs * rsqrt(reduce_mean(inputs * inputs, self._axes, keepdims=True) + self.epsilon)
-            return y if gamma is None else y * gamma
+            return _as(y if gamma is None else y * gamma, self._dtype_compute)
         mean, variance = nn.moments(inputs, self._axes, keepdims=True)
-        return nn.batch_normalization(inputs, mean, variance, self._broadcast(self.beta), gamma, self.epsilon)
+        outputs = nn.batch_normalization(inputs, mean, variance, self._broadcast(self.beta, work), gamma,
+                                         self.epsilon)
+        return _as(outputs, self._dtype_compute)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rms_scaling": self.rms_scaling}

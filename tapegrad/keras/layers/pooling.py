@@ -6,6 +6,7 @@ from ...ops.reduce import reduce_max, reduce_mean
 from ._utils import (image_shape, normalize_data_format, normalize_padding, normalize_tuple,
                      window_output_shape)
 from .base import Layer
+from .input_spec import InputSpec
 
 
 class _Pooling2D(Layer):
@@ -18,6 +19,7 @@ class _Pooling2D(Layer):
         self.padding = normalize_padding(padding)
         self.data_format = normalize_data_format(data_format)
         self._nn_padding = self.padding.upper()
+        self.input_spec = InputSpec(ndim=4)
 
     def build(self, input_shape) -> None:
         self.compute_output_shape(input_shape)  # wrong rank or too small an input fails here, by name
@@ -67,6 +69,7 @@ class _GlobalPooling2D(Layer):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format)
         self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec(ndim=4)
 
     def call(self, inputs):
         return self._reduce(inputs, axis=(1, 2), keepdims=self.keepdims)

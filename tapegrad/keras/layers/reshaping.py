@@ -12,6 +12,7 @@ from ...ops.array import broadcast_to, pad, reshape
 from ...ops.linalg import einsum
 from ._utils import image_shape, normalize_data_format, normalize_tuple
 from .base import Layer
+from .input_spec import InputSpec
 
 
 class Flatten(Layer):
@@ -25,6 +26,7 @@ class Flatten(Layer):
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format)
+        self.input_spec = InputSpec(min_ndim=1)
 
     def call(self, inputs):
         shape = dims(inputs)  # a traced batch size is symbolic: the reshape reads it when it runs
@@ -110,6 +112,7 @@ class UpSampling2D(Layer):
             raise ValueError(f"`interpolation` argument should be one of: 'nearest', 'bilinear' (tapegrad "
                              f"implements these two). Received: interpolation={interpolation!r}.")
         self.interpolation = interpolation
+        self.input_spec = InputSpec(ndim=4)
         self._matrices: dict = {}  # bilinear weights per input (rows, cols): built once, reused
 
     def build(self, input_shape) -> None:
@@ -164,6 +167,7 @@ class ZeroPadding2D(Layer):
         self.padding = tuple(normalize_tuple(p, 2, "padding", allow_zero=True) for p in pairs)
         self.data_format = normalize_data_format(data_format)
         self._paddings = ((0, 0),) + self.padding + ((0, 0),)
+        self.input_spec = InputSpec(ndim=4)
 
     def build(self, input_shape) -> None:
         image_shape(self, input_shape)

@@ -9,7 +9,7 @@ from .rmsprop import Adagrad, RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Lion",
-           "schedules", "get", "serialize", "deserialize"]
+           "LossScaleOptimizer", "schedules", "get", "serialize", "deserialize"]
 
 # Keras 3 looks optimizers up by lower-cased class name: "adam", "Adam" and "ADAM" all work
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Lion)}
@@ -36,6 +36,8 @@ def deserialize(config, custom_objects=None):
     """
     name = config.get("class_name", "")
     cls = (custom_objects or {}).get(name) or _BY_NAME.get(name.lower())
+    if cls is None and name.lower() == "lossscaleoptimizer":
+        cls = __getattr__("LossScaleOptimizer")
     if cls is None:
         raise ValueError(f"Could not interpret optimizer identifier: {config}")
     return cls.from_config(dict(config.get("config") or {}), custom_objects)
@@ -56,3 +58,11 @@ def get(identifier):
         if identifier.lower() in _BY_NAME:
             return deserialize({"class_name": identifier, "config": {}})
     raise ValueError(f"Could not interpret optimizer identifier: {identifier}")
+
+
+def __getattr__(name):
+    """LossScaleOptimizer lives in keras.mixed_precision (which imports this package): loaded on use."""
+    if name == "LossScaleOptimizer":
+        from ..mixed_precision import LossScaleOptimizer
+        return LossScaleOptimizer
+    raise AttributeError(f"module 'tapegrad.keras.optimizers' has no attribute {name!r}")

@@ -67,8 +67,9 @@ class Adam(Optimizer):
             v = slots[2]
         np.sqrt(v, out=s)
         s += epsilon
-        np.divide(m, s, out=s)
-        s *= alpha
+        # alpha / (sqrt(v) + eps) first: m / eps alone overflows float16 where v underflowed to 0
+        np.divide(alpha, s, out=s)
+        s *= m
         w -= s
 
     def get_config(self) -> dict:

@@ -683,8 +683,16 @@ class Optimizer:
         elif tape is None:
             raise ValueError(f"`tape` is required when a `Tensor` loss is passed. Received: loss={loss}, "
                              f"tape={tape}.")
-        grads = tape.gradient(loss, var_list)
+        grads = tape.gradient(loss, var_list, output_gradients=self._loss_scale_seed(loss))
         return self.apply_gradients(zip(grads, var_list))
+
+    def _loss_scale_seed(self, loss):
+        """What ``minimize`` seeds backward with: None (ones), or the loss scale where ``apply`` divides
+        the gradients by one (LossScaleOptimizer overrides it)."""
+        if self.loss_scale_factor is None:
+            return None
+        from ...ops.creation import ones_like
+        return ones_like(loss) * self.loss_scale_factor
 
     def scale_loss(self, loss):
         """`loss` times ``loss_scale_factor`` (the gradients are divided back in ``apply``).

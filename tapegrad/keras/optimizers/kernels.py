@@ -57,7 +57,7 @@ def adam(w, g, m, v, v_hat, alpha, rate_1, rate_2, epsilon, amsgrad):
         if amsgrad:
             vi = np.maximum(v_hat[i], vi)  # NumPy's maximum: a NaN on either side wins
             v_hat[i] = vi
-        w[i] -= mi / (np.sqrt(vi) + epsilon) * alpha
+        w[i] -= alpha / (np.sqrt(vi) + epsilon) * mi
 
 
 def rmsprop(w, g, v, m, a, lr, rho, rate, mu, epsilon, momentum, centered):

@@ -142,8 +142,11 @@ class Trainer:
         >>> type(model.optimizer).__name__, model.metrics_names
         ('Adam', ['loss', 'compile_metrics'])
         """
-        del auto_scale_loss  # no mixed precision here
         self.optimizer = optimizers_module.get(optimizer)
+        if (auto_scale_loss and self.dtype_policy.name == "mixed_float16"
+                and not isinstance(self.optimizer, optimizers_module.LossScaleOptimizer)):
+            # as Keras 3: float16 gradients underflow without loss scaling
+            self.optimizer = optimizers_module.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         output_names = _output_names(self)
         self._keras_compile_loss = CompileLoss(loss, loss_weights, output_names) if loss is not None else None
         self.loss = loss
