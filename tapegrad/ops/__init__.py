@@ -4,7 +4,8 @@ Keras).  ``load_all()`` registers every primitive - what the registry's tests it
 from . import math, array, creation, indexing, reduce, linalg, symbolic  # noqa: F401
 
 FAMILIES = ("math", "array", "creation", "indexing", "reduce", "linalg", "symbolic", "tensor_array", "clip",
-            "control_flow", "logging", "debugging", "nn", "conv", "random")
+            "control_flow", "logging", "debugging", "nn", "conv", "random", "sorting",
+            "inverse", "decompositions")
 
 
 def load_all() -> None:

@@ -1,4 +1,5 @@
-"""Matrix products: matmul (batched, with transposes), einsum; tensordot is composed."""
+"""Matrix products (matmul batched and with transposes, einsum; tensordot composed) and the ops that
+read or write parts of matrices: diagonals, bands, transposes, trace."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +7,10 @@ import numpy as np
 from ..core.aval import ShapedArray, broadcast_shapes, dim_max, dims
 from ..core.op import REAL, defop
 from .array import _differ, broadcast_to, reshape, transpose
-from .creation import eye
+from .creation import eye, zeros
 
-__all__ = ["matmul", "einsum", "tensordot", "matvec", "diag_part", "trace", "matrix_transpose"]
+__all__ = ["matmul", "einsum", "tensordot", "matvec", "diag_part", "trace", "matrix_transpose", "adjoint",
+           "diag", "set_diag", "band_part"]
 
 
 def _t(x):
@@ -214,13 +216,177 @@ def matvec(a, b, transpose_a=False, name=None):
 
 
 def matrix_transpose(a, name="matrix_transpose", conjugate=False):
-    rank = np.ndim(a)
+    """Swap the last two axes of a batch of matrices.
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.matrix_transpose(tf.ones([2, 3, 4])).shape
+    TensorShape([2, 4, 3])
+    """
+    rank = len(dims(a))
+    if rank < 2:
+        raise ValueError(f"matrix_transpose: input must be at least 2-D, got rank {rank}")
     return transpose(a, list(range(rank - 2)) + [rank - 1, rank - 2])
 
 
-def diag_part(input, name="diag_part"):
-    return einsum("ii->i", input)
+def adjoint(matrix, name=None):
+    """The conjugate transpose of the innermost matrices (the transpose for real ones).
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.adjoint(tf.constant([[1., 2.]])).numpy()
+    array([[1.],
+           [2.]], dtype=float32)
+    """
+    return matrix_transpose(matrix, conjugate=True)
+
+
+def _diag_part_type(x):
+    if x.ndim < 2:
+        raise ValueError(f"matrix_diag_part: input must be at least 2-D, got shape {list(x.shape)}")
+    m, n = x.shape[-2:]
+    k = m if m == n else min(m, n) if isinstance(m, int) and isinstance(n, int) else None
+    return ShapedArray(x.shape[:-2] + (k,), x.dtype)
+
+
+@defop(vjp=(lambda g, out, x: matrix_set_diag(zeros(dims(x), g.dtype), g),),
+       jvp=(lambda t, out, x: matrix_diag_part(t),), saves="", domain=(REAL,), shape=_diag_part_type,
+       cases=[dict(shapes=((3, 3),)), dict(shapes=((2, 3, 4),))])
+def matrix_diag_part(x):
+    """The main diagonal of each innermost matrix (length min(rows, cols)).
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.diag_part(tf.constant([[1., 2.], [3., 4.]])).numpy()
+    array([1., 4.], dtype=float32)
+    """
+    _diag_part_type(x)
+    return np.diagonal(x, axis1=-2, axis2=-1).copy()
+
+
+def _set_diag_type(x, d):
+    expect = _diag_part_type(x).shape
+    if d.ndim != len(expect) or any(_differ(a, b) for a, b in zip(d.shape, expect)):
+        raise ValueError(f"matrix_set_diag: diagonal of shape {list(d.shape)} does not fit input of shape "
+                         f"{list(x.shape)} (expected {list(expect)})")
+    return ShapedArray(x.shape, np.result_type(x.dtype, d.dtype))
+
+
+@defop(vjp=(lambda g, out, x, d: matrix_set_diag(g, zeros(dims(d), g.dtype)),
+            lambda g, out, x, d: matrix_diag_part(g)),
+       jvp=(lambda t, out, x, d: matrix_set_diag(t, zeros(dims(d), t.dtype)),
+            lambda t, out, x, d: matrix_set_diag(zeros(dims(x), t.dtype), t)),
+       saves="", domain=(REAL, REAL), shape=_set_diag_type,
+       cases=[dict(shapes=((3, 3), (3,))), dict(shapes=((2, 3, 4), (2, 3)))])
+def matrix_set_diag(x, d):
+    """x with the main diagonal of each innermost matrix replaced by d.
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.set_diag(tf.zeros([2, 2]), [1., 2.]).numpy()
+    array([[1., 0.],
+           [0., 2.]], dtype=float32)
+    """
+    _set_diag_type(ShapedArray(x.shape, x.dtype), ShapedArray(d.shape, d.dtype))
+    out = x.copy()
+    k = min(x.shape[-2:])
+    out[..., np.arange(k), np.arange(k)] = d
+    return out
+
+
+def _no_offsets(op: str, k) -> None:
+    if k != 0:
+        raise NotImplementedError(f"tf.linalg.{op}: only the main diagonal (k=0) is supported, got k={k}")
+
+
+def diag_part(input, name="diag_part", k=0, padding_value=0, align="RIGHT_LEFT"):
+    """The main diagonal of each innermost matrix (k=0 only).
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.diag_part(tf.eye(2, batch_shape=[3])).shape
+    TensorShape([3, 2])
+    """
+    _no_offsets("diag_part", k)
+    return matrix_diag_part(input)
+
+
+def set_diag(input, diagonal, name="set_diag", k=0, align="RIGHT_LEFT"):
+    """`input` with its main diagonal replaced by `diagonal` (k=0 only).
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.set_diag(tf.ones([2, 2]), [0., 0.]).numpy()
+    array([[0., 1.],
+           [1., 0.]], dtype=float32)
+    """
+    _no_offsets("set_diag", k)
+    return matrix_set_diag(input, diagonal)
+
+
+def diag(diagonal, name="diag", k=0, num_rows=-1, num_cols=-1, padding_value=0, align="RIGHT_LEFT"):
+    """Square (or num_rows x num_cols) matrices with `diagonal` on the main diagonal, zeros elsewhere.
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.diag([1., 2.]).numpy()
+    array([[1., 0.],
+           [0., 2.]], dtype=float32)
+    """
+    _no_offsets("diag", k)
+    from ..core.tensor import Tensor, convert_to_array
+    diagonal = diagonal if isinstance(diagonal, Tensor) else Tensor(convert_to_array(diagonal))
+    shape = tuple(dims(diagonal))
+    n = shape[-1]
+    rows = n if num_rows in (-1, None) else num_rows
+    cols = n if num_cols in (-1, None) else num_cols
+    base = zeros(shape[:-1] + (rows, cols), diagonal.dtype)
+    if padding_value != 0:
+        base = base + padding_value
+    return matrix_set_diag(base, diagonal)
+
+
+def _band_type(input, num_lower=-1, num_upper=-1):
+    if input.ndim < 2:
+        raise ValueError(f"matrix_band_part: input must be at least 2-D, got shape {list(input.shape)}")
+    return ShapedArray(input.shape, input.dtype)
+
+
+@defop(vjp=(lambda g, out, x, num_lower, num_upper: matrix_band_part(g, num_lower, num_upper),),
+       jvp=(lambda t, out, x, num_lower, num_upper: matrix_band_part(t, num_lower, num_upper),),
+       saves="", domain=(REAL,), shape=_band_type, batch_vjp=True,
+       cases=[dict(shapes=((3, 4),), params=dict(num_lower=-1, num_upper=0)),
+              dict(shapes=((2, 3, 3),), params=dict(num_lower=1, num_upper=-1))])
+def matrix_band_part(input, num_lower=-1, num_upper=-1):
+    """Zero everything outside a band: num_lower subdiagonals and num_upper superdiagonals are kept
+    (-1: all of them); (-1, 0) is the lower triangle.
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.band_part(tf.ones([2, 2]), 0, -1).numpy()
+    array([[1., 1.],
+           [0., 1.]], dtype=float32)
+    """
+    _band_type(input)
+    m, n = input.shape[-2:]
+    i, j = np.arange(m)[:, None], np.arange(n)[None, :]
+    keep = ((num_lower < 0) | (i - j <= num_lower)) & ((num_upper < 0) | (j - i <= num_upper))
+    return np.where(keep, input, np.zeros((), input.dtype))
+
+
+def band_part(input, num_lower, num_upper, name=None):
+    """Keep a band of each innermost matrix (see ``matrix_band_part``).
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.band_part(tf.ones([2, 2]), -1, 0).numpy()
+    array([[1., 0.],
+           [1., 1.]], dtype=float32)
+    """
+    from ..core.tensor import Tensor
+    from .array import _static
+    lower = int(_static(num_lower) if isinstance(num_lower, Tensor) else num_lower)
+    upper = int(_static(num_upper) if isinstance(num_upper, Tensor) else num_upper)
+    return matrix_band_part(input, num_lower=lower, num_upper=upper)
 
 
 def trace(x, name=None):
-    return einsum("ii->", x)
+    """The sum of each innermost matrix's main diagonal.
+
+    >>> import tapegrad as tf
+    >>> tf.linalg.trace(tf.eye(3, batch_shape=[2])).numpy()
+    array([3., 3.], dtype=float32)
+    """
+    from .reduce import reduce_sum
+    return reduce_sum(matrix_diag_part(x), axis=-1)

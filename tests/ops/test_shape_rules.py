@@ -43,7 +43,7 @@ STATIC_DIMS = {
 }
 
 # ops whose result size depends on their inputs' values: a traced program reads it when it runs
-DATA_DEPENDENT = {"range", "where_indices"}
+DATA_DEPENDENT = {"range", "where_indices", "_unique_values", "_unique_counts", "_bincount"}
 
 # cases for paths the gradient cases do not take (dtype params, batch_dims, bool masks, ...)
 EXTRA_CASES = {
