@@ -35,7 +35,18 @@ from .ops.logging import print_ as print  # noqa: A004 - tf.print
 from .compiler import function  # noqa: F401
 from . import math, linalg, autodiff  # noqa: F401
 
-__version__ = "0.1.0"
+from .module import Module, name_scope  # noqa: F401
+from ._eager import device, executing_eagerly  # noqa: F401
+from .init_ops import (constant_initializer, ones_initializer, random_normal_initializer,  # noqa: F401
+                       random_uniform_initializer, zeros_initializer)
+from ._compat import Namespace as _Namespace, missing as _missing
+
+# The TensorFlow version whose behaviour tapegrad follows: code that checks for TF 2 takes the TF 2 path.
+# tapegrad's own version is __tapegrad_version__ (the package's, in pyproject.toml).
+__version__ = "2.21.0"
+__tapegrad_version__ = "0.1.0"
+version = _Namespace("tf.version", VERSION=__version__, GIT_VERSION="v2.21.0", COMPILER_VERSION="",
+                     GRAPH_DEF_VERSION=0, TAPEGRAD_VERSION=__tapegrad_version__)
 
 
 def __getattr__(name):
@@ -49,16 +60,23 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"{__name__}.ops.{_LAZY_OPS[name]}"), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
+    raise _missing("tf", name)
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY_PACKAGES) | set(_LAZY_OPS))
+    return sorted((set(globals()) | set(_LAZY_PACKAGES) | set(_LAZY_OPS)) - _HIDDEN)
+
+
+# module objects and helpers that are tapegrad's own, not TensorFlow names: kept out of dir(tf)
+_HIDDEN = {"annotations", "core", "ops", "compiler", "getitem", "where_indices", "init_ops", "module"}
 
 
 _LAZY_PACKAGES = ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test", "nn", "random",
-                  "autograph", "dtypes", "types")
+                  "autograph", "dtypes", "types", "image", "strings")
 # control flow and the functions over elements: loaded on first use, as the packages
 _LAZY_OPS = {"case": "control_flow", "cond": "control_flow", "switch_case": "control_flow",
              "while_loop": "control_flow", "TensorArray": "tensor_array", "foldl": "functional",
-             "foldr": "functional", "map_fn": "functional", "scan": "functional", "vectorized_map": "functional"}
+             "foldr": "functional", "map_fn": "functional", "scan": "functional", "vectorized_map": "functional",
+             "py_function": "script", "numpy_function": "script"}
+_LAZY_OPS.update({"sort": "sorting", "argsort": "sorting", "unique": "sorting", "unique_with_counts": "sorting",
+                  "searchsorted": "sorting"})

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
+from . import __tapegrad_version__
 from .apps import runs, terminal, threads
 
 
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     from .apps.quickstart import parse_data
     parser = argparse.ArgumentParser(prog="tapegrad",
                                      description="tapegrad: GradientTape training, on NumPy.")
-    parser.add_argument("--version", action="version", version=f"tapegrad {__version__}")
+    parser.add_argument("--version", action="version", version=f"tapegrad {__tapegrad_version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     quick = commands.add_parser(
         "quickstart", help="train the seed's CNN with its GradientTape loop",

@@ -1,7 +1,9 @@
 """``tf.types``: the base classes TF's public types are checked against (``tf.types.experimental``)."""
 from __future__ import annotations
 
-import types as _types
+import typing
+
+from ._compat import Namespace, module_getattr
 
 __all__ = ["experimental"]
 
@@ -25,4 +27,32 @@ class TraceType:
         raise NotImplementedError
 
 
-experimental = _types.SimpleNamespace(TraceType=TraceType)
+def _tensor_like():
+    """TF's ``TensorLike``: what ``tf.convert_to_tensor`` accepts, as a typing Union."""
+    import numpy as np
+    from .core.tensor import Tensor
+    return typing.Union[Tensor, int, float, bool, str, bytes, complex, tuple, list, np.ndarray, np.generic]
+
+
+@typing.runtime_checkable
+class SupportsTracingProtocol(typing.Protocol):
+    """An object that says how a tf.function keys it: ``__tf_tracing_type__(context)`` returns a TraceType.
+
+    >>> isinstance(object(), SupportsTracingProtocol)
+    False
+    """
+
+    def __tf_tracing_type__(self, context) -> TraceType:
+        ...
+
+
+def _experimental():
+    from .compiler.concrete import ConcreteFunction
+    from .compiler.function import Function
+    return Namespace("tf.types.experimental", TraceType=TraceType, TensorLike=_tensor_like(),
+                     SupportsTracingProtocol=SupportsTracingProtocol, ConcreteFunction=ConcreteFunction,
+                     GenericFunction=Function, PolymorphicFunction=Function, Callable=typing.Callable)
+
+
+experimental = _experimental()
+__getattr__ = module_getattr("tf.types")

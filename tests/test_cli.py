@@ -242,12 +242,12 @@ def test_help_says_the_language_follows_the_locale(capsys):
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
-    assert exit_.value.code == 0 and capsys.readouterr().out == f"tapegrad {tf.__version__}\n"
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"tapegrad {tf.__tapegrad_version__}\n"
     tomllib = pytest.importorskip("tomllib")
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        assert tomllib.load(f)["project"]["version"] == tf.__version__
+        assert tomllib.load(f)["project"]["version"] == tf.__tapegrad_version__
     try:
-        assert importlib.metadata.version("tapegrad") == tf.__version__
+        assert importlib.metadata.version("tapegrad") == tf.__tapegrad_version__
     except importlib.metadata.PackageNotFoundError:
         pass  # run from a checkout that was never installed: pyproject.toml is the package's metadata
 

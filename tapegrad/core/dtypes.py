@@ -105,7 +105,7 @@ uint64 = DType("uint64", np.uint64)
 bool_ = DType("bool", np.bool_)
 complex64 = DType("complex64", np.complex64)
 complex128 = DType("complex128", np.complex128)
-string = DType("string", np.str_)
+string = DType("string", np.bytes_)  # UTF-8 bytes, as TF holds text
 half, double = float16, float64
 
 ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32,

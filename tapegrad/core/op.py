@@ -323,7 +323,8 @@ class Op:
                                 f"tf.function traced. Return it from the function instead of keeping it "
                                 f"(at {format_site(user_site())})")
             if isinstance(a, _TENSORS):
-                if anchor is not None and i in same and a._value.dtype != anchor:
+                if anchor is not None and i in same and a._value.dtype != anchor \
+                        and not (anchor.kind == "S" == a._value.dtype.kind):  # strings: any width is tf.string
                     raise InvalidArgumentError(_message(
                         self, args, f"cannot compute {self.name} as input #{i}(zero-based) was expected "
                                     f"to be a {anchor.name} tensor but is a {a._value.dtype.name} tensor"))

@@ -66,6 +66,8 @@ class Tensor:
         if state.tapes:
             note_exit(self, ".numpy()")
         v = self._value
+        if isinstance(v, np.ndarray) and v.dtype.kind == "S":  # TF's strings: bytes, arrays of dtype object
+            return v.astype(object) if v.ndim else bytes(v[()])
         return v.copy() if isinstance(v, np.ndarray) and v.ndim else v[()] if isinstance(v, np.ndarray) else v
 
     def __array__(self, dtype=None, copy=None):
@@ -138,6 +140,12 @@ class Tensor:
     def __reduce__(self):
         raise TypeError("tapegrad tensors are not pickled; save with .numpy() and np.save")
 
+    def __copy__(self):
+        return self  # immutable: TF's copy.copy and copy.deepcopy of a tensor give the tensor itself
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 class _Ref:
     __slots__ = ("_t",)
@@ -156,6 +164,8 @@ class _Ref:
 
 
 def _numpy_repr(v) -> str:
+    if isinstance(v, np.ndarray) and v.dtype.kind == "S":
+        return repr(v.astype(object)) if v.ndim else repr(bytes(v[()]))
     return repr(v) if isinstance(v, np.ndarray) and v.ndim else str(np.asarray(v)[()])
 
 
@@ -189,7 +199,8 @@ class Variable(Tensor):
         value = convert_to_array(initial_value, dtype)
         super().__init__(np.array(value, copy=True), next_id())
         self._trainable = bool(trainable)
-        base = "Variable" if name is None else str(name)
+        from ..module import current_name_scope  # here: tapegrad.module imports this module
+        base = current_name_scope() + ("Variable" if name is None else str(name))
         self._handle_name = base
         self._name = base if base.endswith(":0") else base + ":0"
         self.path = base  # where the variable lives, e.g. "sequential/dense/kernel" (Keras sets it)
@@ -205,6 +216,23 @@ class Variable(Tensor):
     @property
     def trainable(self) -> bool:
         return self._trainable
+
+    def __copy__(self):
+        return self  # as TF: a shallow copy of a variable is the variable itself
+
+    def __deepcopy__(self, memo):
+        """An independent Variable with this one's value, name, trainability and constraint, as TF's.
+
+        >>> import copy, tapegrad as tf
+        >>> v = tf.Variable([1.0, 2.0], name="w")
+        >>> c = copy.deepcopy(v); _ = v.assign([5.0, 6.0])
+        >>> c.numpy(), c.name, copy.copy(v) is v
+        (array([1., 2.], dtype=float32), 'w:0', True)
+        """
+        new = Variable(self._value, trainable=self._trainable, name=self._handle_name, constraint=self.constraint)
+        new.path = self.path
+        memo[id(self)] = new
+        return new
 
     @property
     def initial_value(self):
@@ -315,8 +343,8 @@ def _infer_python_dtype(value) -> np.dtype:
         return np.dtype(np.complex128)
     if kind == "b":
         return np.dtype(np.bool_)
-    if kind in "US":
-        return arr.dtype
+    if kind in "US" or (kind == "O" and arr.size and all(isinstance(x, (str, bytes)) for x in arr.flat)):
+        return np.dtype("S")
     if kind == "O":
         raise TypeError(f"Cannot convert {value!r} to a tensor: it is not numeric data")
     return arr.dtype
@@ -327,27 +355,43 @@ def convert_to_array(value, dtype=None) -> np.ndarray:
     np_dtype = None if dtype is None else dtypes.as_dtype(dtype)._np
     if isinstance(value, Tensor):
         v = value._value
-        if np_dtype is not None and v.dtype != np_dtype:
+        if np_dtype is not None and v.dtype != np_dtype and not (v.dtype.kind == np_dtype.kind == "S"):
             raise ValueError(f"Tensor conversion requested dtype {np_dtype.name} for Tensor with "
                              f"dtype {v.dtype.name}: {value!r}")
         return np.asarray(v)
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         if np_dtype is None:
-            return np.array(value)
+            return _as_bytes(np.asarray(value)) if np.asarray(value).dtype.kind in "UO" else np.array(value)
         _check_text(value, np.asarray(value).dtype, np_dtype)
-        return np.array(value, dtype=np_dtype)
+        return _as_bytes(np.asarray(value)) if np_dtype.kind == "S" else np.array(value, dtype=np_dtype)
     if hasattr(value, "__tapegrad_dense__"):
         return convert_to_array(value.__tapegrad_dense__(), dtype)
     if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in _flat(value)):
         value = _lists_of_arrays(value)
     if np_dtype is None:
-        return np.array(value, dtype=_infer_python_dtype(value))
+        np_dtype = _infer_python_dtype(value)
+        if np_dtype.kind == "S":
+            return _as_bytes(np.array(value, dtype=object))
+        return np.array(value, dtype=np_dtype)
     arr = np.array(value)
     _check_text(value, arr.dtype, np_dtype)
+    if np_dtype.kind == "S":
+        return _as_bytes(arr)
     if arr.dtype.kind == "f" and np_dtype.kind in "iub":
         if not np.all(np.equal(np.mod(arr, 1), 0)):
             raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {np_dtype.name}")
     return arr.astype(np_dtype)
+
+
+def _as_bytes(arr: np.ndarray) -> np.ndarray:
+    """Text as TF holds it: UTF-8 bytes (an ``S`` array; ``.numpy()`` gives TF's object array).
+    NumPy's ``S`` drops trailing NUL bytes of an element, a limit of this representation."""
+    if arr.dtype.kind == "S":
+        return np.array(arr)
+    if arr.dtype.kind == "U":
+        return np.char.encode(arr, "utf-8")
+    flat = [x.encode("utf-8") if isinstance(x, str) else bytes(x) for x in arr.flat]
+    return np.array(flat, dtype="S" if flat else "S1").reshape(arr.shape)
 
 
 def _check_text(value, have, want) -> None:
@@ -414,7 +458,8 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
     tf.float32
     """
     if isinstance(value, Tensor) and not isinstance(value, Variable):  # subclasses: traced tensors
-        if dtype is not None and value._value.dtype != dtypes.as_dtype(dtype)._np:
+        if dtype is not None and value._value.dtype != dtypes.as_dtype(dtype)._np \
+                and not (value._value.dtype.kind == "S" and dtypes.as_dtype(dtype) is dtypes.string):
             raise ValueError(f"Tensor conversion requested dtype {dtypes.as_dtype(dtype).name} "
                              f"for Tensor with dtype {value.dtype.name}: {value!r}")
         return value

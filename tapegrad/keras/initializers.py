@@ -338,7 +338,11 @@ class VarianceScaling(RandomInitializer):
     _MODES = ("fan_in", "fan_out", "fan_avg")
     _DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
+        if input_axes is not None or output_axes is not None:
+            raise ValueError(f"{type(self).__name__}: tapegrad computes fans from the last two axes only; "
+                             f"input_axes={input_axes!r}, output_axes={output_axes!r} are not supported.")
         if scale <= 0.0:
             raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
         if mode not in self._MODES:
@@ -365,7 +369,7 @@ class VarianceScaling(RandomInitializer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "scale": self.scale, "mode": self.mode,
-                "distribution": self.distribution}
+                "distribution": self.distribution, "input_axes": None, "output_axes": None}
 
 
 class _Preset(VarianceScaling):
@@ -373,11 +377,11 @@ class _Preset(VarianceScaling):
 
     _PRESET: tuple = ()
 
-    def __init__(self, seed=None):
-        super().__init__(*self._PRESET, seed=seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(*self._PRESET, seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self) -> dict:
-        return {"seed": self._init_seed}
+        return {"seed": self._init_seed, "input_axes": None, "output_axes": None}
 
 
 class GlorotUniform(_Preset):
@@ -482,6 +486,15 @@ class Orthogonal(RandomInitializer):
 
 OrthogonalInitializer = Orthogonal
 
+# Keras 3's lowercase names are the classes themselves (keras.initializers.zeros is Zeros)
+zeros, ones, constant, identity, orthogonal = Zeros, Ones, Constant, Identity, Orthogonal
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, glorot_normal, glorot_uniform = VarianceScaling, GlorotNormal, GlorotUniform
+he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
+__all__ += ["zeros", "ones", "constant", "identity", "orthogonal", "random_normal", "random_uniform",
+            "truncated_normal", "variance_scaling", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform",
+            "lecun_normal", "lecun_uniform"]
+
 
 # -- lookup ---------------------------------------------------------------------------------------
 
@@ -524,3 +537,7 @@ def deserialize(config, custom_objects=None):
     array([1.], dtype=float32)
     """
     return _REGISTRY.deserialize(config, custom_objects)
+
+
+from .._compat import module_getattr as _module_getattr  # noqa: E402
+__getattr__ = _module_getattr("tf.keras.initializers")

@@ -146,6 +146,10 @@ class OrthogonalRegularizer(Regularizer):
         return {"factor": self.factor, "mode": self.mode}
 
 
+# Keras 3's lowercase names are the classes themselves (keras.regularizers.l2 is L2)
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+__all__ += ["l1", "l2", "l1_l2", "orthogonal_regularizer"]
+
 _REGISTRY = Registry("keras.regularizers", "regularizer",
                      [Regularizer, L1, L2, L1L2, OrthogonalRegularizer])
 
@@ -178,3 +182,7 @@ def deserialize(config, custom_objects=None):
     0.5
     """
     return _REGISTRY.deserialize(config, custom_objects)
+
+
+from .._compat import module_getattr as _module_getattr  # noqa: E402
+__getattr__ = _module_getattr("tf.keras.regularizers")

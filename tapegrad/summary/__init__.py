@@ -30,3 +30,7 @@ from .writer import SummaryWriter, create_file_writer, create_noop_writer, flush
 
 __all__ = ["SummaryWriter", "create_file_writer", "create_noop_writer", "experimental", "flush", "histogram",
            "image", "scalar", "text"]
+
+from .._compat import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tf.summary")  # a name not implemented: an honest AttributeError

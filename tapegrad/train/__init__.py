@@ -13,3 +13,7 @@ from .manager import CheckpointManager, latest_checkpoint
 
 __all__ = ["Checkpoint", "CheckpointCorruptError", "CheckpointLoadStatus", "CheckpointManager",
            "latest_checkpoint", "list_variables", "load_variable"]
+
+from .._compat import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tf.train")  # a name not implemented: an honest AttributeError

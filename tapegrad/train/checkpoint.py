@@ -235,7 +235,8 @@ def _check_trackable(name: str, obj) -> None:
     from ..keras.layers.base import Layer
     from ..keras.metrics import Metric
     from ..keras.optimizers import Optimizer
-    if isinstance(obj, (Variable, Layer, Optimizer, Metric)) or _is_stateful(obj):
+    from ..module import Module
+    if isinstance(obj, (Variable, Module, Layer, Optimizer, Metric)) or _is_stateful(obj):
         return
     hint = " (wrap a number in tf.Variable to keep it)" if isinstance(obj, (int, float, np.number)) else ""
     raise TypeError(f"Checkpoint(): {name}={obj!r} cannot be checkpointed{hint}. Give models, layers, "

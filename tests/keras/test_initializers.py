@@ -198,7 +198,7 @@ def test_variance_scaling_argument_errors():
         INIT.VarianceScaling(mode="fan")
     with pytest.raises(ValueError, match="Invalid `distribution` argument: cauchy"):
         INIT.VarianceScaling(distribution="cauchy")
-    assert INIT.GlorotUniform().get_config() == {"seed": None}
+    assert INIT.GlorotUniform().get_config() == {"seed": None, "input_axes": None, "output_axes": None}  # 3.15
 
 
 # -- regularizers ---------------------------------------------------------------------------------
