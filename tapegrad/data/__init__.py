@@ -9,7 +9,12 @@
 from . import experimental
 from ._workers import AUTOTUNE
 from .dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset, Iterator
+from .text_line import TextLineDataset
 from ..core.spec import TensorSpec
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset", "Iterator", "TensorSpec",
-           "experimental"]
+           "TextLineDataset", "experimental"]
+
+from .._compat import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tf.data")  # a name not implemented: an honest AttributeError

@@ -114,8 +114,8 @@ class Dataset:
 
         >>> import tapegrad as tf
         >>> ds = tf.data.Dataset.from_tensors(([1, 2, 3], "label"))
-        >>> [(x.numpy().tolist(), str(y.numpy())) for x, y in ds]
-        [([1, 2, 3], 'label')]
+        >>> [(x.numpy().tolist(), y.numpy()) for x, y in ds]
+        [([1, 2, 3], b'label')]
         """
         element = _nest.frozen(_nest.map_structure(_component, tensors))
         return Dataset(lambda: iter((element,)), 1, spec_of(element), "TensorDataset")

@@ -145,11 +145,23 @@ def normalize(x, axis=-1, order=2):
 
 
 def __getattr__(name):
-    """keras.utils also offers the progress bar and the (x, y, sample_weight) helpers fit uses."""
+    """keras.utils also offers the progress bar, the (x, y, sample_weight) helpers fit uses, the image
+    file helpers and the datasets from directories (loaded on first use)."""
     if name == "Progbar":
         from .callbacks import Progbar
         return Progbar
+    if name in ("image_dataset_from_directory", "text_dataset_from_directory"):
+        from . import dataset_utils
+        return getattr(dataset_utils, name)
+    if name in ("load_img", "img_to_array", "array_to_img", "save_img"):
+        from .preprocessing import image
+        return getattr(image, name)
     if name in ("unpack_x_y_sample_weight", "pack_x_y_sample_weight"):
         from .models import training
         return getattr(training, name)
+    if name in ("custom_object_scope", "CustomObjectScope", "get_custom_objects", "get_registered_name",
+                "get_registered_object", "register_keras_serializable", "serialize_keras_object",
+                "deserialize_keras_object"):
+        from . import serialization
+        return getattr(serialization, name)
     raise AttributeError(f"module 'tapegrad.keras.utils' has no attribute {name!r}")

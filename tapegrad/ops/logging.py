@@ -22,7 +22,7 @@ def _float(v) -> str:
 
 
 _FORMATTER = {"float_kind": _float, "int_kind": str, "bool": lambda v: str(int(v)),
-              "numpystr": lambda v: f'"{v}"'}
+              "numpystr": lambda v: f'"{v.decode("utf-8", "replace") if isinstance(v, bytes) else v}"'}
 
 
 def _format(value, summarize: int, top: bool = True) -> str:

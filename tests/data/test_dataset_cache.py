@@ -68,8 +68,8 @@ def test_file_cache_round_trip_and_persistence(tmp_path):
         gen, output_signature=(tf.data.TensorSpec((None,), tf.float32),
                           {"word": tf.data.TensorSpec((), tf.string),
                            "p": Point(tf.data.TensorSpec((), tf.int32), tf.data.TensorSpec((), tf.int32))}))
-    expected = [(x.numpy().tolist(), e["word"].numpy().tolist(), tuple(e["p"])) for x, e in ragged]
-    written = [(x.numpy().tolist(), e["word"].numpy().tolist(), tuple(e["p"])) for x, e in ragged.cache(path)]
+    expected = [(x.numpy().tolist(), e["word"].numpy(), tuple(e["p"])) for x, e in ragged]
+    written = [(x.numpy().tolist(), e["word"].numpy(), tuple(e["p"])) for x, e in ragged.cache(path)]
     assert written == expected and os.path.exists(path)
     assert os.listdir(tmp_path) == ["train.cache"]  # the temporary file was renamed, none left over
 
@@ -78,7 +78,7 @@ def test_file_cache_round_trip_and_persistence(tmp_path):
     read = list(changed)
     assert [x.numpy().tolist() for x, _ in read] == [x for x, _, _ in expected]
     assert type(read[2][1]["p"]) is Point and int(read[2][1]["p"].y) == -2
-    assert read[3][1]["word"].dtype == tf.string and read[3][1]["word"].numpy() == "www"
+    assert read[3][1]["word"].dtype == tf.string and read[3][1]["word"].numpy() == b"www"
 
     # plain npz: NumPy reads it without pickles
     with np.load(path, allow_pickle=False) as archive:
