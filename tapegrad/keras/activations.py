@@ -279,8 +279,10 @@ def serialize(activation):
     if name is None:
         raise ValueError(f"Unknown activation function '{activation}' cannot be serialized: it has no "
                          f"name. Use an activation name from tf.keras.activations or a named function.")
-    return {"module": getattr(activation, "__module__", None), "class_name": "function", "config": name,
-            "registered_name": name}
+    from .serialization import get_registered_name
+    registered = get_registered_name(activation)  # "package>name" when registered
+    return {"module": getattr(activation, "__module__", None), "class_name": "function", "config": registered,
+            "registered_name": registered}
 
 
 def deserialize(config, custom_objects=None):
@@ -299,8 +301,13 @@ def deserialize(config, custom_objects=None):
         return custom_objects[config["class_name"]].from_config(config.get("config") or {})
     else:
         raise ValueError(f"Could not interpret activation function identifier: {config}")
-    fn = custom_objects.get(name) or _BUILTINS.get(name) or _ALIASES.get(name)
+    from .serialization import get_registered_object
+    fn = get_registered_object(name, custom_objects) or _BUILTINS.get(name) or _ALIASES.get(name)
     if fn is None:
         raise ValueError(f"Unknown activation function '{name}'. Pass it in `custom_objects`, e.g. "
                          f"custom_objects={{{name!r}: {name}}}.")
     return fn
+
+from .._compat import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tf.keras.activations")  # a name not implemented: an honest AttributeError

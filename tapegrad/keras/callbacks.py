@@ -1029,3 +1029,7 @@ class LambdaCallback(Callback):
         for name, function in hooks.items():
             if function is not None:
                 setattr(self, name, function)
+
+from .._compat import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tf.keras.callbacks")  # a name not implemented: an honest AttributeError

@@ -434,7 +434,8 @@ class _H5Store(_Store):
         if kind == "keras":
             self.archive = zipfile.ZipFile(filepath)
             info = self.archive.getinfo(_KERAS_ARCHIVE_MEMBER)
-            if budget is not None and info.file_size > 2 * budget + (1 << 20) + 8192 * groups:
+            # the model's weights and an optimizer's state (up to four slots per weight, as AMSGrad)
+            if budget is not None and info.file_size > 5 * budget + (1 << 20) + 8192 * groups:
                 raise WeightsFileError(f"Refusing to read {filepath!r}: the archive's {_KERAS_ARCHIVE_MEMBER} ({info.file_size} bytes) is far "
                                  "larger than this model's weights")
             source = io.BytesIO(self.archive.read(_KERAS_ARCHIVE_MEMBER))
@@ -571,3 +572,18 @@ def _confirm_overwrite(filepath) -> bool:
             answer = input(f"[WARNING] {filepath} already exists - overwrite? [y/n] ").strip().lower()
         return answer == "y"
     raise FileExistsError(f"{filepath} already exists and overwrite=False.")
+
+
+# `tf.keras.saving` also holds whole-model files and serialization, kept in their own modules
+_NAMESPACE = {"save_model": "saving_lib", "load_model": "saving_lib", "ModelFileError": "saving_lib",
+              **{name: "serialization" for name in (
+                  "register_keras_serializable", "get_registered_object", "get_registered_name",
+                  "serialize_keras_object", "deserialize_keras_object", "custom_object_scope",
+                  "CustomObjectScope", "get_custom_objects")}}
+
+
+def __getattr__(name):
+    if name in _NAMESPACE:
+        import importlib
+        return getattr(importlib.import_module(f"tapegrad.keras.{_NAMESPACE[name]}"), name)
+    raise AttributeError(f"module 'tapegrad.keras.saving' has no attribute {name!r}")

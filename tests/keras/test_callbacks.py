@@ -215,8 +215,10 @@ def test_checkpoint_argument_errors(tmp_path):
         callbacks.ModelCheckpoint(str(tmp_path / "model.npz"))
     with pytest.raises(ValueError, match="Unrecognized save_freq"):
         callbacks.ModelCheckpoint(str(tmp_path / "w.npz"), save_weights_only=True, save_freq="batch")
-    with pytest.raises(NotImplementedError, match="save_weights_only=True"):
-        regression().fit(X, Y, callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))], verbose=0)
+    model = regression()  # a whole-model `.keras` checkpoint (model.save) loads back
+    model.fit(X, Y, callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))], verbose=0)
+    restored = tf.keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(restored.get_weights()[0], model.get_weights()[0])
     with pytest.raises(KeyError, match="Failed to format"):
         regression().fit(X, Y, callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "{acc}.npz"),
                                                                     save_weights_only=True)], verbose=0)

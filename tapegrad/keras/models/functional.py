@@ -14,8 +14,8 @@ import numpy as np
 
 from ...core import dtypes
 from ...core import op as _op
-from ...core.shape import TensorShape
 from ...core.nest import flatten, pack_sequence_as
+from ...core.shape import TensorShape
 from ...core.tensor import Tensor, Variable, convert_to_tensor
 from ..layers.base import Layer, is_symbolic, unique_name
 from .model import Model
@@ -177,6 +177,28 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {self.layer.name}: {len(self.input_tensors)} in, {len(self.output_tensors)} out>"
+
+
+def layer_io(layer, what):
+    """``layer.input``/``layer.output``: the KerasTensor(s) of its first call on symbolic inputs.
+
+    >>> import tapegrad as tf
+    >>> x = tf.keras.Input(shape=(3,))
+    >>> dense = tf.keras.layers.Dense(2)
+    >>> y = dense(x)
+    >>> dense.output is y, dense.input is x
+    (True, True)
+    """
+    if what in layer.__dict__:
+        return layer.__dict__[what]
+    nodes = layer.__dict__.get("_inbound_nodes", [])
+    if not nodes:
+        raise AttributeError(f"Layer '{layer.name}' has never been called and thus has no defined {what}.")
+    node = nodes[0]  # as Keras: the first call's tensors
+    if what == "output":
+        return node.outputs
+    tensors = node.input_tensors
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def _node_of(tensor) -> Node:
@@ -781,7 +803,7 @@ class Functional(Model):
                 except KeyError:
                     waiting.append((name, index, node))
                     continue
-                outputs_of[(name, index)] = flatten(made[name](*args, **kwargs))
+                outputs_of[(name, index)] = flatten(made[name](*args, **_call_kwargs(made[name], kwargs)))
             if len(waiting) == len(pending):
                 raise ValueError(f"Cannot rebuild the functional model: the calls of {[w[0] for w in waiting]} "
                                  "need tensors that no layer produces.")
@@ -826,6 +848,16 @@ def _node_config(node, reindex) -> dict:
     return {"args": tuple(args), "kwargs": kwargs}
 
 
+def _call_kwargs(layer, kwargs) -> dict:
+    """A node's call kwargs without what Keras 3 records for every call: ``training`` (the value at
+    construction, which a model's call overrides) and a None ``mask`` the layer may not take."""
+    import inspect
+    params = inspect.signature(layer.call).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return {k: v for k, v in kwargs.items()
+            if k != "training" and (v is not None or k in params or takes_any)}
+
+
 def _node_from_config(node, outputs_of):
     def resolve(value):
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
@@ -858,16 +890,11 @@ def serialize_layer(layer) -> dict:
     >>> entry["class_name"], entry["config"]["batch_shape"]
     ('InputLayer', (None, 2))
     """
-    cls = type(layer)
-    builtin = cls.__module__.startswith("tapegrad.keras.")
-    entry = {"module": "keras.layers" if builtin else cls.__module__, "class_name": cls.__name__,
-             "config": layer.get_config(), "registered_name": None if builtin else cls.__name__}
+    from ..serialization import serialize_keras_object
     if isinstance(layer, Operation):  # "Add" alone would come back as the Add layer
-        entry.update(module="keras.ops", class_name=f"Operation:{cls.__name__}")
-    shape = getattr(layer, "_build_input_shape", None)
-    if shape is not None and not isinstance(layer, InputLayer):
-        entry["build_config"] = {"input_shape": _map_shapes(tuple, shape)}
-    return entry
+        return {"module": "keras.ops", "class_name": f"Operation:{type(layer).__name__}",
+                "config": layer.get_config(), "registered_name": None}
+    return serialize_keras_object(layer)
 
 
 def deserialize_layer(entry, custom_objects=None):
@@ -879,7 +906,11 @@ def deserialize_layer(entry, custom_objects=None):
     TensorShape([None, 2])
     """
     name = entry["class_name"]
-    cls = (custom_objects or {}).get(name) or _builtin_class(name)
+    if not name.startswith("Operation:"):
+        from ..serialization import deserialize_keras_object
+        entry = {k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")}
+        return deserialize_keras_object({"config": {}, **entry}, custom_objects)
+    cls = _builtin_class(name)
     if cls is None:
         raise ValueError(f"Unknown layer class {name!r}: pass it in `custom_objects`, e.g. "
                          f"custom_objects={{{name!r}: {name}}}.")

@@ -182,6 +182,84 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Write the whole model (config, weights, optimizer state) as a Keras 3 ``.keras`` file.
+
+        >>> import os, tempfile, tapegrad as tf
+        >>> model = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+        >>> model.save(path)
+        >>> tf.keras.models.load_model(path).output_shape
+        (None, 1)
+        """
+        from ..saving_lib import save_model
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's Keras 3 config as a JSON string (``model_from_json`` reads it back).
+
+        >>> import json, tapegrad as tf
+        >>> model = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1)])
+        >>> json.loads(model.to_json())["class_name"]
+        'Sequential'
+        """
+        from ..saving_lib import to_json
+        return to_json(self, **kwargs)
+
+    def get_build_config(self):
+        """``{"input_shape": ...}`` of the built model, else None (what ``build_from_config`` takes).
+
+        >>> import tapegrad as tf
+        >>> tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1)]).get_build_config()
+        {'input_shape': (None, 2)}
+        """
+        shape = getattr(self, "_build_input_shape", None)
+        if not self.built or shape is None:
+            return None
+        from .functional import _map_shapes
+        return {"input_shape": _map_shapes(tuple, shape)}
+
+    def build_from_config(self, config) -> None:
+        """Build from ``get_build_config()``'s dict (Keras 3's ``input_shape`` or ``shapes_dict``)."""
+        shape = config.get("input_shape")
+        if shape is None and config.get("shapes_dict"):
+            shapes = list(config["shapes_dict"].values())
+            shape = shapes[0] if len(shapes) == 1 else shapes
+        if shape is not None and not self.built:
+            self.build(shape)
+
+    def get_compile_config(self):
+        """The arguments of ``compile`` (optimizer, loss, metrics, ...), None before it.
+
+        >>> import tapegrad as tf
+        >>> model = tf.keras.Sequential([tf.keras.Input(shape=(2,)), tf.keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> config = model.get_compile_config()
+        >>> type(config["optimizer"]).__name__, config["loss"]
+        ('SGD', 'mse')
+        """
+        if not getattr(self, "compiled", False):
+            return None
+        loss, metrics = self._keras_compile_loss, self._keras_compile_metrics
+        return {"optimizer": self.optimizer, "loss": loss._user_loss if loss else None,
+                "loss_weights": loss._user_loss_weights if loss else None,
+                "metrics": metrics._user_metrics if metrics else None,
+                "weighted_metrics": metrics._user_weighted_metrics if metrics else None,
+                "run_eagerly": self.run_eagerly, "steps_per_execution": self.steps_per_execution,
+                "jit_compile": self.jit_compile}
+
+    def compile_from_config(self, config) -> None:
+        """``compile`` with ``get_compile_config()``'s (serialized) arguments; a built model's
+        optimizer is built too, so that saved optimizer state can load into it."""
+        import inspect
+
+        from ..serialization import deserialize_keras_object
+        config = deserialize_keras_object(config)
+        accepted = inspect.signature(self.compile).parameters
+        self.compile(**{k: v for k, v in config.items() if k in accepted})
+        if self.built and getattr(self, "optimizer", None) is not None:
+            self.optimizer.build(self.trainable_variables)
+
     def save_weights(self, filepath, overwrite=True):
         """Write every weight to `filepath`: Keras 3's ``.weights.h5`` layout, or ``.npz``.
 

@@ -109,8 +109,9 @@ class Sequential(Model):
                 input_shape = first._batch_input_shape
             else:
                 raise ValueError("You must provide an `input_shape` argument.")
-        if isinstance(input_shape, (list, dict)) or (
-                isinstance(input_shape, tuple) and any(isinstance(d, (tuple, list)) for d in input_shape)):
+        # [None, 128] is one shape (as Keras reads it); a dict or a nest of shapes is several inputs
+        if isinstance(input_shape, dict) or (isinstance(input_shape, (list, tuple)) and any(
+                isinstance(d, (tuple, list, dict)) for d in input_shape)):
             raise ValueError("Sequential model can only have a single input: use the functional API "
                              f"(`tf.keras.Model(inputs, outputs)`) for several. Received: {input_shape}")
         input_shape = _standardize_shape(input_shape, "input_shape")

@@ -65,4 +65,5 @@ def __getattr__(name):
     if name == "LossScaleOptimizer":
         from ..mixed_precision import LossScaleOptimizer
         return LossScaleOptimizer
-    raise AttributeError(f"module 'tapegrad.keras.optimizers' has no attribute {name!r}")
+    from ..._compat import missing
+    raise missing("tf.keras.optimizers", name)

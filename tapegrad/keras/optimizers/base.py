@@ -288,9 +288,11 @@ class Optimizer:
         if self.gradient_accumulation_steps:
             self._accumulators = [self.add_variable_from_reference(v, "gradient_accumulator")
                                   for v in var_list]
-        by_slot = [[self.add_variable_from_reference(v, name, initializer) for v in var_list]
-                   for name, initializer in self._slot_specs()]
-        self._var_slots = [list(slots) for slots in zip(*by_slot)] if by_slot else [[] for _ in var_list]
+        # one variable's slots after another (Keras 3's add_optimizer_variables): the order of
+        # optimizer/vars in its files
+        specs = self._slot_specs()
+        self._var_slots = [[self.add_variable_from_reference(v, name, init) for name, init in specs]
+                           for v in var_list]
         self.built = True
 
     def _get_variable_index(self, variable) -> int:
