@@ -8,7 +8,7 @@ import importlib
 
 _SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "initializers", "activations",
                "utils", "regularizers", "constraints", "callbacks", "datasets", "backend", "saving",
-               "mixed_precision"}
+               "mixed_precision", "preprocessing"}
 _FROM_MODELS = {"Model", "Sequential", "Input"}
 
 
@@ -25,7 +25,8 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"{__name__}.models"), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'tapegrad.keras' has no attribute {name!r}")
+    from .._compat import missing
+    raise missing("tf.keras", name)
 
 
 def __dir__():

@@ -18,8 +18,10 @@ from ... import ops  # noqa: F401  (registers every op)
 from ...core import dtypes
 from ...core.op import paused, state
 from ...core.tensor import Tensor, Variable, convert_to_tensor
+from ...module import Module
 from ...ops.math import cast
 from ..mixed_precision import policy as _policies
+from . import masking as _masking
 from .input_spec import InputSpec, assert_input_compatibility
 
 _ALLOWED_KWARGS = {"input_shape", "input_dim", "batch_input_shape", "batch_size", "weights"}
@@ -53,8 +55,8 @@ def is_symbolic(x) -> bool:
     return getattr(x, "_is_keras_tensor", False)
 
 
-class Layer:
-    """Base class of all layers (``keras.layers.Layer``).
+class Layer(Module):
+    """Base class of all layers (``keras.layers.Layer``), a ``tf.Module``.
 
     Subclasses create weights in ``build(input_shape)`` with ``add_weight`` and compute
     in ``call(inputs, training=None)``.
@@ -68,7 +70,14 @@ class Layer:
     >>> layer = Scale()
     >>> layer(tf.ones([2, 3])).shape, [v.path for v in layer.weights]
     (TensorShape([2, 3]), ['scale/w'])
+    >>> isinstance(layer, tf.Module), layer.name_scope.name
+    (True, 'scale/')
     """
+
+    # Module's read-only property hidden: a layer's name is a plain attribute, set in __init__ (Keras
+    # names need not be identifiers), and Module.__init__ is never called, so __call__ pays nothing.
+    # variables / trainable_variables below keep Keras's order; submodules come from Module's walk.
+    name = None
 
     def __init__(self, *, activity_regularizer=None, trainable: bool = True, dtype=None,
                  autocast: bool = True, name: str | None = None, **kwargs):
@@ -318,6 +327,9 @@ class Layer:
             training = outer if outer is not None else self._training_default
         if self._call_has_training:
             kwargs["training"] = training
+        masking = _masking.mask_aware(self)  # Keras masks: read from the input, attached to the outputs
+        if masking:
+            previous_mask = _masking.inputs_mask(self, args, kwargs)
         if not self.built:
             self._build_from(args, kwargs)
         previous = getattr(_context, "training", None)
@@ -336,6 +348,8 @@ class Layer:
                 outputs = call(*args, **kwargs)
         finally:
             _context.training, _context.depth = previous, depth
+        if masking:
+            _masking.attach_output_masks(self, args[0] if args else None, outputs, previous_mask)
         if self.activity_regularizer is not None:
             for output in _find(outputs, Tensor):
                 self.add_loss(self.activity_regularizer(output))
@@ -413,6 +427,20 @@ class Layer:
         if self._input_spec is not None:  # build may have set or narrowed it: check again, as Keras
             self._assert_input_compatibility(args, kwargs)
 
+    supports_masking = False  # a layer that passes masks on says so (Keras 3's property)
+
+    @_masking.default
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the outputs (Keras 3: the input's, passed on by layers that support masking)."""
+        return previous_mask
+
+    # The symbolic tensors of the layer's call in a functional model; an attribute a subclass sets
+    # under these names is kept in its __dict__ and wins (see models/functional.py: layer_io)
+    input = property(lambda self: _layer_io(self, "input"), lambda self, v: _set_io(self, "input", v),
+                     doc="The input KerasTensor(s) of the layer's one call on symbolic inputs.")
+    output = property(lambda self: _layer_io(self, "output"), lambda self, v: _set_io(self, "output", v),
+                      doc="The output KerasTensor(s) of the layer's one call on symbolic inputs.")
+
     def compute_output_shape(self, input_shape):
         from ..models.functional import output_shape_by_running
         return output_shape_by_running(self, input_shape)
@@ -426,10 +454,20 @@ class Layer:
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        from ..serialization import layer_kwargs  # Keras 3's configs: DTypePolicy dicts, extra keys
+        return cls(**layer_kwargs(cls, config))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _layer_io(layer, what):
+    from ..models.functional import layer_io
+    return layer_io(layer, what)
+
+
+def _set_io(layer, what, value) -> None:
+    layer.__dict__[what] = value
 
 
 _autocast_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -1,13 +1,16 @@
-"""Dense, Embedding, Activation, and the kernel/bias/activation plumbing Dense shares with the
-convolutions."""
+"""Dense, Embedding, Activation, Masking, Lambda, and the kernel/bias/activation plumbing Dense shares
+with the convolutions."""
 from __future__ import annotations
+
+import inspect
 
 from ...core import dtypes
 from ...core.aval import dims
 from ...ops.array import reshape
 from ...ops.indexing import gather
 from ...ops.linalg import matmul
-from ...ops.math import add, cast
+from ...ops.math import add, cast, not_equal
+from ...ops.reduce import reduce_any
 from .. import activations
 from ._utils import lookup, positive_int, serialize
 from .base import Layer
@@ -83,6 +86,8 @@ class Dense(KernelLayer):
     (TensorShape([2, 4]), [(3, 4), (4,)])
     """
 
+    supports_masking = True
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -137,6 +142,7 @@ class Embedding(Layer):
         self.embeddings_regularizer = lookup("regularizers", embeddings_regularizer)
         self.embeddings_constraint = lookup("constraints", embeddings_constraint)
         self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
 
     def build(self, input_shape=None) -> None:
         self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
@@ -152,8 +158,8 @@ class Embedding(Layer):
         return outputs if outputs.dtype == self._dtype_compute else cast(outputs, self._dtype_compute)
 
     def compute_mask(self, inputs, mask=None):
-        """Where `inputs` != 0 when mask_zero (tapegrad layers do not propagate masks themselves)."""
-        return inputs != 0 if self.mask_zero else None
+        """Where `inputs` != 0 when mask_zero: the steps that RNN and attention layers downstream read."""
+        return not_equal(inputs, 0) if self.mask_zero else None
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -175,6 +181,8 @@ class Activation(Layer):
     array([0., 2.], dtype=float32)
     """
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -187,3 +195,113 @@ class Activation(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal `mask_value`: the steps that layers downstream
+    (RNNs, attention) skip; those steps' features are zeroed.
+
+    >>> import tapegrad as tf
+    >>> x = tf.constant([[[1.0], [0.0], [2.0]]])
+    >>> layer = tf.keras.layers.Masking(mask_value=0.0)
+    >>> layer.compute_mask(x).numpy()
+    array([[ True, False,  True]])
+    """
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return reduce_any(not_equal(inputs, self.mask_value), axis=-1)
+
+    def call(self, inputs):
+        boolean_mask = reduce_any(not_equal(inputs, self.mask_value), axis=-1, keepdims=True)
+        return inputs * cast(boolean_mask, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
+class Lambda(Layer):
+    """Wraps a function of tensors as a layer: ``function(inputs, **arguments)``.
+
+    ``output_shape`` (without the batch axis, or a function of the input shape) answers
+    ``compute_output_shape``; ``mask`` (a mask, or a function ``mask(inputs, previous_mask)``) is the
+    output's mask; a function taking ``mask`` or ``training`` receives them.
+
+    >>> import tapegrad as tf
+    >>> layer = tf.keras.layers.Lambda(lambda x, k: x * k, arguments={"k": 3.0})
+    >>> layer(tf.constant([1.0, 2.0])).numpy()
+    array([3., 6.], dtype=float32)
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        self.arguments = arguments or {}
+        self.function = function
+        self.supports_masking = mask is not None
+        self.mask = mask
+        self._output_shape = output_shape
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self._fn_expects_training_arg = "training" in params
+        self._fn_expects_mask_arg = "mask" in params
+
+    def call(self, inputs, mask=None, training=None):
+        kwargs = dict(self.arguments)
+        if self._fn_expects_mask_arg:
+            kwargs["mask"] = mask
+        if self._fn_expects_training_arg:
+            kwargs["training"] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        if callable(self.mask):
+            return self.mask(inputs, mask)
+        return self.mask
+
+    def compute_output_shape(self, input_shape):
+        if self._output_shape is None:
+            try:
+                return super().compute_output_shape(input_shape)
+            except Exception:
+                raise NotImplementedError(
+                    f"Layer '{self.name}': we could not automatically infer the shape of the Lambda's "
+                    "output. Please specify the `output_shape` argument for this Lambda layer.") from None
+        if callable(self._output_shape):
+            return self._output_shape(input_shape)
+        batch = _first_shape(input_shape)[0]
+        return _add_batch(self._output_shape, batch)
+
+    def get_config(self) -> dict:
+        config = {**super().get_config(), "function": self.function}
+        if self._output_shape is not None:
+            config["output_shape"] = self._output_shape
+        if self.mask is not None:
+            config["mask"] = self.mask
+        config["arguments"] = self.arguments
+        return config
+
+
+def _first_shape(shape):
+    """The first shape in a nest of shapes (a shape is a tuple of ints and Nones)."""
+    while isinstance(shape, (list, tuple, dict)) and shape and \
+            not all(d is None or isinstance(d, int) for d in (shape.values() if isinstance(shape, dict)
+                                                               else shape)):
+        shape = next(iter(shape.values())) if isinstance(shape, dict) else shape[0]
+    return tuple(shape)
+
+
+def _add_batch(shape, batch):
+    if isinstance(shape, dict):
+        return {k: _add_batch(v, batch) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return type(shape)(_add_batch(s, batch) for s in shape)
+    return (batch,) + tuple(shape)
