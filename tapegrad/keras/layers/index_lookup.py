@@ -18,7 +18,7 @@ from ...core.tensor import convert_to_tensor
 from ...errors import InvalidArgumentError, UnimplementedError
 from .preprocessing import PreprocessingLayer, batches, encode_categorical, run_eagerly_when_traced, to_numpy
 
-__all__ = ["StringLookup", "IntegerLookup"]
+__all__ = ["IntegerLookup", "StringLookup"]
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 

@@ -15,7 +15,7 @@ from ...ops.array import reshape
 from ...ops.math import add, cast, divide, maximum, multiply, sqrt, subtract
 from .base import Layer
 
-__all__ = ["Rescaling", "Normalization", "CategoryEncoding", "Discretization"]
+__all__ = ["CategoryEncoding", "Discretization", "Normalization", "Rescaling"]
 
 _EPSILON = 1e-7  # keras.backend.epsilon()
 

@@ -184,6 +184,10 @@ class TextVectorization(PreprocessingLayer):
             return out[0] if scalar else out
         indices = [lookup._indices(np.array(r, dtype=object)).tolist() if r else [] for r in rows]
         length = self.output_sequence_length
+        if length is None and self.split is None and self._widths is None:
+            # Keras: unsplit strings are looked up one to one, keeping the input's shape
+            out = np.array([row[0] if row else 0 for row in indices], np.int64)
+            return convert_to_tensor(out[0] if scalar else out)
         if length is None:
             length = max((len(r) for r in indices), default=0)
         out = np.zeros((len(indices), length), np.int64)
