@@ -52,8 +52,8 @@ version = _Namespace("tf.version", VERSION=__version__, GIT_VERSION="v2.21.0", C
 def __getattr__(name):
     """Load the heavier packages (keras, data, nn, random, ...) on first use: import stays fast."""
     import importlib
-    if name in _LAZY_PACKAGES:
-        module = importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_PACKAGES or name in _LAZY_ALIASES:
+        module = importlib.import_module(f"{__name__}.{_LAZY_ALIASES.get(name, name)}")
         globals()[name] = module
         return module
     if name in _LAZY_OPS:
@@ -64,7 +64,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted((set(globals()) | set(_LAZY_PACKAGES) | set(_LAZY_OPS)) - _HIDDEN)
+    return sorted((set(globals()) | set(_LAZY_PACKAGES) | set(_LAZY_ALIASES) | set(_LAZY_OPS)) - _HIDDEN)
 
 
 # module objects and helpers that are tapegrad's own, not TensorFlow names: kept out of dir(tf)
@@ -73,6 +73,8 @@ _HIDDEN = {"annotations", "core", "ops", "compiler", "getitem", "where_indices",
 
 _LAZY_PACKAGES = ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test", "nn", "random",
                   "autograph", "dtypes", "types", "image", "strings")
+# TF 2's short names for Keras namespaces (tf.metrics is tf.keras.metrics)
+_LAZY_ALIASES = {"metrics": "keras.metrics", "losses": "keras.losses", "optimizers": "keras.optimizers"}
 # control flow and the functions over elements: loaded on first use, as the packages
 _LAZY_OPS = {"case": "control_flow", "cond": "control_flow", "switch_case": "control_flow",
              "while_loop": "control_flow", "TensorArray": "tensor_array", "foldl": "functional",

@@ -367,7 +367,11 @@ def test_get():
     assert isinstance(metrics.get("sparse_categorical_accuracy"), metrics.SparseCategoricalAccuracy)
     assert isinstance(metrics.get("mse"), metrics.MeanSquaredError)
     assert isinstance(metrics.get("auc"), metrics.AUC)
-    assert metrics.get("categorical_crossentropy") is tf.keras.losses.categorical_crossentropy
+    # as Keras 3: a snake_case class name and the short aliases give the class, not the loss function
+    assert isinstance(metrics.get("categorical_crossentropy"), metrics.CategoricalCrossentropy)
+    for name, cls in (("mae", metrics.MeanAbsoluteError), ("bce", metrics.BinaryCrossentropy),
+                      ("MAPE", metrics.MeanAbsolutePercentageError), ("msle", metrics.MeanSquaredLogarithmicError)):
+        assert isinstance(metrics.get(name), cls)
     assert metrics.get({"class_name": "BinaryAccuracy", "config": {"threshold": 0.7}}).threshold == 0.7
     assert isinstance(metrics.get(metrics.Recall), metrics.Recall)
     with pytest.raises(ValueError, match="Could not interpret metric identifier: nope"):
