@@ -6,15 +6,21 @@
 >>> [int(labels.shape[0]) for features, labels in ds]
 [32, 32, 32, 4]
 """
+from ..core.spec import TensorSpec
 from . import experimental
+from . import sources as _sources
 from ._workers import AUTOTUNE
 from .dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset, Iterator
 from .text_line import TextLineDataset
-from ..core.spec import TensorSpec
+
+Dataset.list_files = staticmethod(_sources.list_files)
+Dataset.sample_from_datasets = staticmethod(_sources.sample_from_datasets)
+Dataset.interleave = _sources.interleave
+Dataset.flat_map = _sources.flat_map
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset", "Iterator", "TensorSpec",
            "TextLineDataset", "experimental"]
 
-from .._compat import module_getattr as _module_getattr  # noqa: E402
+from .._compat import module_getattr as _module_getattr
 
 __getattr__ = _module_getattr("tf.data")  # a name not implemented: an honest AttributeError

@@ -700,9 +700,17 @@ def _component(value, dtype=None, copy=True) -> np.ndarray:
     """
     if isinstance(value, Variable):
         value = value.numpy()  # the value now: the variable may be assigned later
+    elif _is_frame(value):
+        value = value.to_numpy()  # a pandas Series/DataFrame: its NumPy dtype, as tf.constant keeps it
     elif isinstance(value, np.ndarray) and not copy and dtype is None:
         return value
     return convert_to_array(value, dtype)
+
+
+def _is_frame(value) -> bool:
+    """A pandas DataFrame or Series (duck-typed: pandas is no dependency)."""
+    return callable(getattr(value, "to_numpy", None)) and hasattr(value, "index") and \
+        not isinstance(value, (np.ndarray, Tensor))
 
 
 def _elementify(value, what: str):

@@ -1,5 +1,6 @@
 """Keras 3's ``image_dataset_from_directory`` and ``text_dataset_from_directory``: a folder with one
 subfolder per class becomes a batched ``tf.data.Dataset`` of (images or texts, labels).
+``timeseries_dataset_from_array`` makes sliding windows (and their targets) over an array.
 
 Files are listed as Keras does (classes in alphanumeric order, each class folder walked in sorted
 order), shuffled with ``np.random.RandomState(seed)`` before the training/validation split, so a
@@ -16,7 +17,7 @@ from ..core import dtypes
 from ..core.spec import TensorSpec
 from ..core.tensor import Tensor
 
-__all__ = ["image_dataset_from_directory", "text_dataset_from_directory"]
+__all__ = ["image_dataset_from_directory", "text_dataset_from_directory", "timeseries_dataset_from_array"]
 
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
@@ -295,3 +296,87 @@ def text_dataset_from_directory(
         )
 
     return _both(build, paths, found, validation_split, subset, verbose)
+
+
+def _as_numpy(data):
+    """An array from a NumPy array, a tensor, a list, or a DataFrame/Series (``to_numpy()``)."""
+    if isinstance(data, Tensor):
+        return data.numpy()
+    to_numpy = getattr(data, "to_numpy", None)
+    return np.asarray(to_numpy() if callable(to_numpy) else data)
+
+
+def _check_window_args(n, sequence_stride, sampling_rate, start_index, end_index):
+    if start_index:
+        if start_index < 0:
+            raise ValueError(f"`start_index` must be 0 or greater. Received: start_index={start_index}")
+        if start_index >= n:
+            raise ValueError("`start_index` must be lower than the length of the data. Received: "
+                             f"start_index={start_index}, for data of length {n}")
+    if end_index:
+        if start_index and end_index <= start_index:
+            raise ValueError("`end_index` must be higher than `start_index`. Received: "
+                             f"start_index={start_index}, and end_index={end_index} ")
+        if end_index >= n:
+            raise ValueError("`end_index` must be lower than the length of the data. Received: "
+                             f"end_index={end_index}, for data of length {n}")
+        if end_index <= 0:
+            raise ValueError(f"`end_index` must be higher than 0. Received: end_index={end_index}")
+    for name, value in (("sampling_rate", sampling_rate), ("sequence_stride", sequence_stride)):
+        if value <= 0:
+            raise ValueError(f"`{name}` must be higher than 0. Received: {name}={value}")
+        if value >= n:
+            raise ValueError(f"`{name}` must be lower than the length of the data. Received: "
+                             f"{name}={value}, for data of length {n}")
+
+
+def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1, sampling_rate=1,
+                                  batch_size=128, shuffle=False, seed=None, start_index=None,
+                                  end_index=None):
+    """Sliding windows over `data` (axis 0 is time) as a ``tf.data.Dataset``, as Keras 3 makes them.
+
+    Window ``i`` starts at ``start_index + i * sequence_stride`` and takes `sequence_length` rows,
+    `sampling_rate` apart; its target is ``targets[start]`` (the row where the window starts).
+    Windows use ``data[start_index:end_index]`` only; with `targets` there are at most
+    ``len(targets)`` windows.  `shuffle` shuffles the window order (from `seed`), then batches.
+
+    >>> import numpy as np
+    >>> ds = timeseries_dataset_from_array(np.arange(6), np.arange(6) * 10, sequence_length=3,
+    ...                                    batch_size=2)
+    >>> [(x.numpy().tolist(), y.numpy().tolist()) for x, y in ds]
+    [([[0, 1, 2], [1, 2, 3]], [0, 10]), ([[2, 3, 4], [3, 4, 5]], [20, 30])]
+    """
+    from ..data.dataset import Dataset
+
+    data = _as_numpy(data)
+    n = len(data)
+    _check_window_args(n, sequence_stride, sampling_rate, start_index, end_index)
+    start = start_index or 0
+    stop = end_index if end_index is not None else n
+    count = stop - start - (sequence_length - 1) * sampling_rate
+    if targets is not None:
+        targets = _as_numpy(targets)
+        count = min(count, len(targets))
+    starts = np.arange(0, max(count, 0), sequence_stride)
+    if shuffle:
+        if seed is None:
+            seed = np.random.randint(1_000_000)
+        np.random.RandomState(seed).shuffle(starts)
+    offsets = np.arange(sequence_length) * sampling_rate
+    window = data[start:stop]
+    target = None if targets is None else targets[start:stop]
+
+    def make():
+        for s in starts:
+            x = window[s + offsets]
+            yield x if target is None else (x, target[s])
+
+    x_spec = TensorSpec((None,) + data.shape[1:], dtypes.as_dtype(data.dtype))
+    element = x_spec if target is None else (
+        x_spec, TensorSpec(target.shape[1:], dtypes.as_dtype(target.dtype)))
+    ds = Dataset(make, len(starts), element, "TimeseriesDataset")
+    if batch_size is not None:
+        if shuffle:
+            ds = ds.shuffle(buffer_size=batch_size * 8, seed=seed)
+        return ds.batch(batch_size)
+    return ds.shuffle(buffer_size=1024, seed=seed) if shuffle else ds

@@ -150,7 +150,7 @@ def __getattr__(name):
     if name == "Progbar":
         from .callbacks import Progbar
         return Progbar
-    if name in ("image_dataset_from_directory", "text_dataset_from_directory"):
+    if name in ("image_dataset_from_directory", "text_dataset_from_directory", "timeseries_dataset_from_array"):
         from . import dataset_utils
         return getattr(dataset_utils, name)
     if name in ("load_img", "img_to_array", "array_to_img", "save_img"):

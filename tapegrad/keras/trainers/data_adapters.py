@@ -152,9 +152,16 @@ def class_weight_to_sample_weights(y, class_weight) -> np.ndarray:
 # -- array data -----------------------------------------------------------------------------------
 
 
+def _is_frame(x) -> bool:
+    """A pandas DataFrame or Series, found by duck typing (pandas is no dependency): Keras treats
+    them as the arrays ``to_numpy()`` gives."""
+    return callable(getattr(x, "to_numpy", None)) and hasattr(x, "index") and \
+        not isinstance(x, (np.ndarray, Tensor))
+
+
 def _is_array_data(x) -> bool:
     """Arrays, tensors, or lists/tuples/dicts of them (several inputs), not a stream of batches."""
-    if isinstance(x, (np.ndarray, Tensor)) or np.isscalar(x):
+    if isinstance(x, (np.ndarray, Tensor)) or np.isscalar(x) or _is_frame(x):
         return True
     if isinstance(x, dict):
         return all(_is_array_data(v) for v in x.values())
@@ -182,6 +189,7 @@ def train_validation_split(arrays, validation_split):
     if not 0.0 < validation_split < 1.0:
         raise ValueError("`validation_split` must be between 0 and 1; received "
                          f"validation_split={validation_split}")
+    arrays = _map(lambda a: a.to_numpy() if _is_frame(a) else a, arrays)
     leaves = [leaf for leaf in _flatten(arrays) if leaf is not None]
     unsupported = {type(leaf).__name__ for leaf in leaves if not isinstance(leaf, (np.ndarray, Tensor))}
     if unsupported:
@@ -212,9 +220,12 @@ def _as_array(x):
         return x
     if isinstance(x, Tensor):
         return x.numpy()
+    if _is_frame(x):
+        return x.to_numpy()
     if isinstance(x, dict):
         return {key: _as_array(value) for key, value in x.items()}
-    if isinstance(x, (list, tuple)) and any(isinstance(v, (np.ndarray, Tensor, dict)) for v in x):
+    if isinstance(x, (list, tuple)) and any(isinstance(v, (np.ndarray, Tensor, dict)) or _is_frame(v)
+                                            for v in x):
         return type(x)(_as_array(v) for v in x)  # several inputs
     return np.asarray(x)
 
