@@ -72,9 +72,10 @@ _HIDDEN = {"annotations", "core", "ops", "compiler", "getitem", "where_indices",
 
 
 _LAZY_PACKAGES = ("keras", "data", "inspect", "train", "summary", "config", "debugging", "test", "nn", "random",
-                  "autograph", "dtypes", "types", "image", "strings")
+                  "autograph", "dtypes", "types", "image", "strings", "compat")
 # TF 2's short names for Keras namespaces (tf.metrics is tf.keras.metrics)
-_LAZY_ALIASES = {"metrics": "keras.metrics", "losses": "keras.losses", "optimizers": "keras.optimizers"}
+_LAZY_ALIASES = {"metrics": "keras.metrics", "losses": "keras.losses", "optimizers": "keras.optimizers",
+                 "initializers": "keras.initializers"}
 # control flow and the functions over elements: loaded on first use, as the packages
 _LAZY_OPS = {"case": "control_flow", "cond": "control_flow", "switch_case": "control_flow",
              "while_loop": "control_flow", "TensorArray": "tensor_array", "foldl": "functional",

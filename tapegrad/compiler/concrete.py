@@ -14,7 +14,7 @@ from ..core.aval import public_shape
 from ..core.op import state
 from ..core.tensor import Tensor, Variable, convert_to_array
 from .graph import SymbolicTensor
-from .signature import Out, output_spec, output_type_text, type_text
+from .signature import ObjectKey, Out, output_spec, output_type_text, type_text
 
 
 class ConcreteFunction:
@@ -106,7 +106,24 @@ class ConcreteFunction:
         return f"<ConcreteFunction {self.graph.name}{self.signature}>"
 
     def __call__(self, *args, **kwargs):
-        return self._function._call_concrete(self, args, kwargs)
+        return self._function._call_concrete(self, *self._without_traced_values(args, kwargs))
+
+    def _without_traced_values(self, args, kwargs):
+        """TF's flat-signature fallback: a call may leave out the objects and Python values this trace
+        was made for (``f.get_concrete_function(model, x)`` called as ``cf(x)``); the other arguments
+        then bind in order to the remaining parameters, and the traced values fill the rest."""
+        params = list(inspect.signature(self._function._python_function).parameters.values())
+        traced = {p.name: t for p, t in zip(params, self.signature)
+                  if isinstance(t, ObjectKey) or (isinstance(t, tuple) and t[:1] == ("python",))}
+        rest = [p.name for p in params if p.name not in traced and p.name not in kwargs]
+        variadic = any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+        if (not any(isinstance(t, ObjectKey) for t in traced.values()) or set(traced) & set(kwargs)
+                or len(args) != len(rest) or variadic):
+            return args, kwargs
+        values = {name: t[2] if isinstance(t, tuple) else t.ref() for name, t in traced.items()}
+        if any(v is None and isinstance(traced[n], ObjectKey) for n, v in values.items()):
+            return args, kwargs  # the object is gone: the call fails to bind, as TF's
+        return (), {**kwargs, **dict(zip(rest, args)), **values}
 
     @property
     def inference_fn(self):

@@ -223,6 +223,10 @@ def type_text(t) -> str:
             return repr(TensorSpec(t.shape, dtypes.as_dtype(t.dtype)))
         return (f"VariableSpec(shape={t.shape}, dtype={dtypes.as_dtype(t.dtype)!r}, "
                 f"trainable={t.variable[0]}, alias_id={t.variable[1]})")
+    if isinstance(t, ObjectKey):  # TF prints an object's trace type as the weak reference it holds
+        return f"Weakref[{t.ref!r}]" if isinstance(t.ref, weakref.ref) else repr(t)
+    if not isinstance(t, tuple):  # a custom __tf_tracing_type__
+        return repr(t)
     kind = t[0]
     if kind == "python":
         return f"Literal[{t[2]!r}]"

@@ -49,6 +49,39 @@ class Tensor:
     def get_shape(self) -> TensorShape:
         return self.shape
 
+    def set_shape(self, shape) -> None:
+        """Check that the tensor's shape is compatible with `shape` (None entries, or None for any
+        shape, match anything), as TF's; on a traced tensor, its unknown dims become `shape`'s.
+
+        >>> import tapegrad as tf
+        >>> t = tf.constant([[1.0, 2.0]])
+        >>> t.set_shape([None, 2])
+        >>> t.set_shape([2, 2])
+        Traceback (most recent call last):
+        ...
+        ValueError: Tensor's shape (1, 2) is not compatible with supplied shape (2, 2).
+        """
+        given = shape if isinstance(shape, TensorShape) else TensorShape(shape)
+        if given.rank is None:
+            return
+        mine, given = tuple(self.shape), tuple(given)
+        symbolic = type(self._value) is not np.ndarray
+        if len(mine) != len(given):
+            raise ValueError(f"Shapes must be equal rank, but are {len(mine)} and {len(given)}" if symbolic
+                             else f"Tensor's shape {mine} is not compatible with supplied shape {given}.")
+        for axis, (a, b) in enumerate(zip(mine, given)):
+            if a is not None and b is not None and a != b:
+                if not symbolic:
+                    raise ValueError(f"Tensor's shape {mine} is not compatible with supplied shape {given}.")
+                def text(dims):
+                    return "[" + ",".join("?" if d is None else str(d) for d in dims) + "]"
+                raise ValueError(f"Dimension {axis} in both shapes must be equal, but are {a} and {b}. "
+                                 f"Shapes are {text(mine)} and {text(given)}.")
+        if symbolic and any(a is None and b is not None for a, b in zip(mine, given)):
+            # a new aval: the program's record of this value is shared, and keeps its Dims
+            self._value = ShapedArray([b if a is None and b is not None else d
+                                       for d, a, b in zip(self._value.shape, mine, given)], self._value.dtype)
+
     @property
     def ndim(self) -> int:
         return self._value.ndim

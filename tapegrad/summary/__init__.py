@@ -26,10 +26,11 @@ shows what was written.
 """
 from . import experimental
 from .summaries import histogram, image, scalar, text
+from .trace import trace_export, trace_off, trace_on
 from .writer import SummaryWriter, create_file_writer, create_noop_writer, flush
 
 __all__ = ["SummaryWriter", "create_file_writer", "create_noop_writer", "experimental", "flush", "histogram",
-           "image", "scalar", "text"]
+           "image", "scalar", "text", "trace_export", "trace_off", "trace_on"]
 
 from .._compat import module_getattr as _module_getattr  # noqa: E402
 

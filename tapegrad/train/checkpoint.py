@@ -93,7 +93,7 @@ class Checkpoint:
             for key, value in obj._serialize_to_tensors().items():
                 arrays[f"{name}/{key}"] = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
         meta = {"objects": {name: type(obj).__name__ for name, obj in self._objects.items()},
-                "random_state": _rng.capture()}
+                "random_state": _rng.capture(), "paths": self._paths()}
         _format.write(file_prefix, arrays, meta)
         return os.fspath(file_prefix)
 
@@ -138,7 +138,8 @@ class Checkpoint:
         except ValueError as e:
             raise _format.CheckpointCorruptError(f"Checkpoint {where!r}: {e}.") from None
         # Everything is checked before anything is assigned: a failed restore changes nothing
-        _check_groups(self._groups(), arrays, where)
+        deferred = _deferrable(self._groups(), arrays, header.get("paths"))
+        _check_groups([g for g in self._groups() if g[0] not in deferred], arrays, where)
         used = set() if counter else {_RESERVED}
         assignments, unmatched = [], []
         for key, variable in self._variables():
@@ -160,6 +161,9 @@ class Checkpoint:
         for obj, mine in restorations:
             if mine:
                 obj._restore_from_tensors(mine)
+        for prefix, (obj, pending) in deferred.items():
+            _defer(obj, {path: arrays[f"{prefix}/vars/{i}"] for path, i in pending.items()}, where)
+            used.update(f"{prefix}/vars/{i}" for i in pending.values())
         restore_random_state()
         return CheckpointLoadStatus(where, sorted(set(arrays) - used), unmatched)
 
@@ -176,6 +180,17 @@ class Checkpoint:
         out = [(name, obj) for name, obj in self._objects.items() if isinstance(obj, Variable)]
         out += [(f"{prefix}/vars/{i}", v) for prefix, _, variables in self._groups() for i, v in enumerate(variables)]
         return out + [(_RESERVED, self.save_counter)]
+
+    def _paths(self) -> dict:
+        """``{key: attribute path}`` of the variables of plain tf.Modules (``model/vars/2``:
+        ``dense_2/b``), which a restore into a module without its variables yet is matched by."""
+        out = {}
+        for prefix, obj, variables in self._groups():
+            if variables and not hasattr(obj, "built"):
+                where = {id(v): path for path, v in _variable_paths(obj)}
+                out.update((f"{prefix}/vars/{i}", where[id(v)])
+                           for i, v in enumerate(variables) if id(v) in where)
+        return out
 
     def _stateful(self) -> list:
         return [(name, obj) for name, obj in self._objects.items() if _is_stateful(obj)]
@@ -241,6 +256,92 @@ def _check_trackable(name: str, obj) -> None:
     hint = " (wrap a number in tf.Variable to keep it)" if isinstance(obj, (int, float, np.number)) else ""
     raise TypeError(f"Checkpoint(): {name}={obj!r} cannot be checkpointed{hint}. Give models, layers, "
                     "optimizers, metrics, Variables and datasets.")
+
+
+# -- deferred restoration -------------------------------------------------------------------------
+# A tf.Module that makes its variables on its first call has none when restored: as TF, each of them
+# is restored when it is made (assigned to an attribute), before the call goes on to use it.
+
+def _variable_paths(root) -> list:
+    """``[(attribute path, Variable)]`` of `root` and its submodules (``dense_1/w``)."""
+    from ..module import Module
+    out, seen, stack = [], {id(root)}, [("", root)]
+    while stack:
+        path, module = stack.pop()
+        for key in sorted(vars(module)):
+            value = vars(module)[key]
+            if isinstance(value, Variable):
+                out.append((f"{path}{key}", value))
+            elif isinstance(value, Module) and id(value) not in seen:
+                seen.add(id(value))
+                stack.append((f"{path}{key}/", value))
+    return out
+
+
+def _module_paths(root) -> list:
+    """``[(path prefix, module)]`` of `root` and the submodules it holds as attributes."""
+    from ..module import Module
+    out, seen, stack = [], {id(root)}, [("", root)]
+    while stack:
+        path, module = stack.pop()
+        out.append((path, module))
+        for key in sorted(vars(module)):
+            value = vars(module)[key]
+            if isinstance(value, Module) and id(value) not in seen:
+                seen.add(id(value))
+                stack.append((f"{path}{key}/", value))
+    return out
+
+
+def _deferrable(groups, arrays, paths) -> dict:
+    """``{prefix: (object, {attribute path: index})}`` for the plain tf.Modules that have no variables
+    yet while the checkpoint holds theirs (with their paths)."""
+    out = {}
+    for prefix, obj, variables in groups:
+        if variables or hasattr(obj, "built") or not isinstance(paths, dict):
+            continue
+        pending = {}
+        for key, path in paths.items():
+            match = _GROUP_VARIABLE.match(key)
+            if match and match.group(1) == prefix and key in arrays and isinstance(path, str):
+                pending[path] = int(match.group(2))
+        if pending:
+            out[prefix] = (obj, pending)
+    return out
+
+
+_DEFERRING: dict = {}  # class -> its subclass that restores variables as they are assigned
+# id(module) -> (its path, the restoration's state, its class): kept out of the module's attributes,
+# which its `variables` walk reads
+_DEFERRED: dict = {}
+
+
+def _defer(root, pending: dict, where) -> None:
+    """Restore `root`'s variables from `pending` (attribute path -> array) as they are assigned."""
+    state = {"left": dict(pending), "modules": _module_paths(root), "where": where}
+    for path, module in state["modules"]:
+        cls = type(module)
+        if cls not in _DEFERRING:
+            _DEFERRING[cls] = type(cls.__name__, (cls,), {"__setattr__": _restoring_setattr,
+                                                          "__module__": cls.__module__,
+                                                          "__qualname__": cls.__qualname__})
+        _DEFERRED[id(module)] = (path, state, cls)
+        object.__setattr__(module, "__class__", _DEFERRING[cls])
+
+
+def _restoring_setattr(self, name, value) -> None:
+    path, state, cls = _DEFERRED[id(self)]
+    cls.__setattr__(self, name, value)
+    if not isinstance(value, Variable):
+        return
+    array = state["left"].pop(f"{path}{name}", None)
+    if array is not None:
+        value.assign(_checked(f"{path}{name}", array, value, state["where"]))
+    if not state["left"]:  # all restored: the modules are themselves again
+        for _, module in state["modules"]:
+            original = _DEFERRED.pop(id(module), (None, None, None))[2]
+            if original is not None:
+                object.__setattr__(module, "__class__", original)
 
 
 def _check_groups(groups, arrays, where) -> None:

@@ -741,3 +741,25 @@ def test_reading_a_variable_after_assign_inside_the_tape_uses_the_new_value():
         y = v * v
     assert y.numpy() == 9.0
     assert tape.gradient(y, v).numpy() == pytest.approx(6.0)
+
+
+def test_set_shape_checks_and_refines():
+    # TF 2.21's behaviour and messages
+    t = tf.constant([[1.0, 2.0]])
+    for ok in ([1, 2], [None, 2], None, tf.TensorShape([1, None])):
+        t.set_shape(ok)
+    for bad in ([2, 2], [1, 2, 3], [None]):
+        with pytest.raises(ValueError, match=r"Tensor's shape \(1, 2\) is not compatible with supplied shape"):
+            t.set_shape(bad)
+    seen = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None])])
+    def f(x):
+        x.set_shape([None, 3, None])
+        seen.append(tuple(x.shape))
+        with pytest.raises(ValueError, match=r"Dimension 1 in both shapes must be equal, but are 3 and 4\. "
+                                             r"Shapes are \[\?,3,\?\] and \[\?,4,\?\]\."):
+            x.set_shape([None, 4, None])
+        return x * 2.0
+    assert f(tf.ones([1, 3, 2])).numpy().tolist() == [[[2.0, 2.0]] * 3]
+    assert seen == [(None, 3, None)]

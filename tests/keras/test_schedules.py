@@ -128,3 +128,20 @@ def test_custom_schedule_and_the_optimizer_step():
         Halving().get_config()
     with pytest.raises(NotImplementedError, match=r"must override `__call__\(self, step\)`"):
         S.LearningRateSchedule()(0)
+
+
+def test_schedules_take_an_array_of_steps():
+    # recorded from Keras 3.15 (TF 2.21): the curve over the steps, float32, the steps' shape
+    s = tf.keras.optimizers.schedules
+    steps = np.linspace(0, 100000, 5)
+    cases = [(s.InverseTimeDecay(0.001, 20, 1),
+              [1e-3, 7.9936058e-07, 3.9984008e-07, 2.665956e-07, 1.9996e-07]),
+             (s.PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1]), [1.0, 0.1, 0.1, 0.1, 0.1]),
+             (s.PolynomialDecay(0.1, 50000, 0.01), [0.1, 0.055, 0.01, 0.01, 0.01]),
+             (s.CosineDecay(0.1, 50000), [0.1, 0.05, 0.0, 0.0, 0.0]),
+             (s.CosineDecayRestarts(0.1, 20000), [0.1, 0.09619398, 0.01464466, 0.09157348, 0.05])]
+    for schedule, expected in cases:
+        rates = schedule(steps)
+        assert rates.dtype == tf.float32 and tuple(rates.shape) == (5,)
+        np.testing.assert_allclose(rates.numpy(), expected, rtol=1e-5, atol=1e-8)
+    assert tuple(s.InverseTimeDecay(0.001, 20, 1)(np.array([[0, 20]])).shape) == (1, 2)

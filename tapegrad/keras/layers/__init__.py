@@ -9,6 +9,8 @@ from .convolutional_variants import Conv1D, Conv1DTranspose, SeparableConv1D, Se
 from .core import Activation, Dense, Embedding  # noqa: F401
 from .input_spec import InputSpec  # noqa: F401
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract  # noqa: F401
+from .merging import (Dot, add, average, concatenate, dot, maximum, minimum, multiply,  # noqa: F401
+                      subtract)
 from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,  # noqa: F401
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)

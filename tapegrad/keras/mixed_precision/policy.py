@@ -35,7 +35,7 @@ def _parse(name) -> tuple:
         dtype = dtypes.as_dtype(name)
     except TypeError:
         dtype = None
-    if dtype is None or dtype is dtypes.string:
+    if dtype is None:  # "string" is a policy too (Keras 3: the dtype of string inputs)
         raise ValueError(f"Cannot convert '{name}' to a mixed precision DTypePolicy. Valid policies are "
                          f"'mixed_float16' and the name of a dtype such as 'float32'.")
     return dtype.name, dtype.name

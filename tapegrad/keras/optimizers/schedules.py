@@ -27,6 +27,19 @@ def _lr(value: float) -> Tensor:
     return Tensor(np.asarray(value, dtype=np.float32))
 
 
+def _elementwise(call):
+    """`call` (a schedule of one step) applied to each step of an array of steps, as Keras' schedules
+    (written in tensor ops) are: ``schedule(np.linspace(0, 1000))`` is the curve, float32."""
+    def __call__(self, step):
+        if len(getattr(step, "shape", np.shape(step))) == 0:  # one step: never read here (traced)
+            return call(self, step)
+        steps = np.asarray(step.numpy() if isinstance(step, Tensor) else step)
+        rates = [float(call(self, s).numpy()) for s in steps.reshape(-1).tolist()]
+        return _lr(np.asarray(rates, dtype=np.float32).reshape(steps.shape))
+    __call__.__doc__ = call.__doc__
+    return __call__
+
+
 def _check_decay_steps(value, name: str = "decay_steps") -> None:
     if value <= 0:
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value}")
@@ -79,6 +92,7 @@ class ExponentialDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
+    @_elementwise
     def __call__(self, step):
         p = _step(step) / self.decay_steps
         if self.staircase:
@@ -106,6 +120,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                              f"values={values} of length {len(values)}.")
         self.boundaries, self.values, self.name = boundaries, values, name
 
+    @_elementwise
     def __call__(self, step):
         step = _step(step)
         for boundary, value in zip(self.boundaries, self.values):
@@ -135,6 +150,7 @@ class PolynomialDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.end_learning_rate, self.power, self.cycle, self.name = end_learning_rate, power, cycle, name
 
+    @_elementwise
     def __call__(self, step):
         step, decay_steps = _step(step), float(self.decay_steps)
         if self.cycle:
@@ -166,6 +182,7 @@ class InverseTimeDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
+    @_elementwise
     def __call__(self, step):
         p = _step(step) / self.decay_steps
         if self.staircase:
@@ -200,6 +217,7 @@ class CosineDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps, self.alpha = initial_learning_rate, decay_steps, alpha
         self.name, self.warmup_target, self.warmup_steps = name, warmup_target, warmup_steps
 
+    @_elementwise
     def __call__(self, step):
         step = _step(step)
         if self.warmup_target is None:
@@ -233,6 +251,7 @@ class CosineDecayRestarts(LearningRateSchedule):
         self.initial_learning_rate, self.first_decay_steps = initial_learning_rate, first_decay_steps
         self._t_mul, self._m_mul, self.alpha, self.name = t_mul, m_mul, alpha, name
 
+    @_elementwise
     def __call__(self, step):
         fraction = _step(step) / self.first_decay_steps
         t_mul = self._t_mul
