@@ -471,3 +471,13 @@ def test_summary_of_subclassed_sublayers_uses_their_recorded_build_shape():
     # What Keras keeps as `_build_shapes_dict`: a layer records the shape it was built for,
     # so the summary shows its output shape for that input (Keras prints (2, 3) here too).
     assert "│ affine_1 (Affine)        │ (2, 3)            │        15 │" in _summary(model, line_length=60)
+
+
+def test_sequential_feeds_one_dimensional_data_into_an_input_of_last_size_one():
+    # Keras 3 adds the last axis, as TF's regression tutorial relies on (x of shape (N,))
+    x = np.linspace(0.0, 1.0, 16, dtype="float32")
+    model = tf.keras.Sequential([tf.keras.layers.Normalization(input_shape=[1], axis=None),
+                                 tf.keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mae")
+    model.fit(x, 2 * x, epochs=1, verbose=0)
+    assert model.predict(x[:3], verbose=0).shape == (3, 1)

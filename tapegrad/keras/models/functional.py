@@ -747,12 +747,7 @@ class Functional(Model):
     def _standardize_input(self, index, x, spec):
         x = _to_tensor(x, spec.dtype)
         expected = tuple(spec.shape)
-        if x.ndim == len(expected) + 1 and x.shape[-1] == 1:
-            from ...ops.array import squeeze
-            x = squeeze(x, axis=-1)
-        elif x.ndim == len(expected) - 1 and expected and expected[-1] == 1:
-            from ...ops.array import expand_dims
-            x = expand_dims(x, -1)
+        x = adjust_rank(x, expected)
         found = tuple(x.shape)
         if len(found) != len(expected) or any(e is not None and e != f for e, f in zip(expected, found)):
             raise ValueError(f"Input {index} with name '{spec._keras_history.operation.name}' of layer "
@@ -943,3 +938,20 @@ def _builtin_class(name: str):
         return known[name]
     cls = getattr(layers, name, None)
     return cls if isinstance(cls, type) and issubclass(cls, Layer) else None
+
+
+def adjust_rank(x, expected: tuple):
+    """`x` with a last axis of size 1 added or dropped where its rank is one off the `expected` input
+    shape's, as Keras 3 feeds a model: (32,) data into an Input of shape (None, 1).
+
+    >>> import tapegrad as tf
+    >>> adjust_rank(tf.zeros([32]), (None, 1)).shape
+    TensorShape([32, 1])
+    """
+    if x.ndim == len(expected) + 1 and x.shape[-1] == 1:
+        from ...ops.array import squeeze
+        return squeeze(x, axis=-1)
+    if x.ndim == len(expected) - 1 and expected and expected[-1] == 1:
+        from ...ops.array import expand_dims
+        return expand_dims(x, -1)
+    return x

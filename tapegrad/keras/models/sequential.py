@@ -136,8 +136,9 @@ class Sequential(Model):
 
     def call(self, inputs, training=None, mask=None):
         if self._keras_graph is not None:
-            from .functional import _to_tensor
-            inputs = _to_tensor(inputs, self._keras_graph.inputs[0].dtype)
+            from .functional import _to_tensor, adjust_rank
+            spec = self._keras_graph.inputs[0]
+            inputs = adjust_rank(_to_tensor(inputs, spec.dtype), tuple(spec.shape))
         x = inputs
         for layer in self._graph_layers():
             x = layer(x)  # `training` reaches each layer through the call context
