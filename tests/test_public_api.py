@@ -135,3 +135,10 @@ def test_dir_hides_internals():
     names = dir(tf)
     assert "Module" in names and "keras" in names and "core" not in names and "annotations" not in names
     assert os.path.basename(_compat_doc.DOC) == "compat.md"
+
+
+def test_star_import_of_keras_gives_its_submodules():
+    names = {}
+    exec("from tapegrad.keras import *", names)  # noqa: S102 - what keras_tuner does with keras
+    assert {"layers", "models", "optimizers", "Model", "Sequential", "Input"} <= set(names)
+    assert names["layers"] is tf.keras.layers

@@ -10,6 +10,8 @@ _SUBMODULES = {"layers", "models", "losses", "metrics", "optimizers", "initializ
                "utils", "regularizers", "constraints", "callbacks", "datasets", "backend", "saving",
                "mixed_precision", "preprocessing"}
 _FROM_MODELS = {"Model", "Sequential", "Input"}
+# `from keras import *` (keras_tuner does it) gives the submodules and classes, as Keras 3's does
+__all__ = sorted(_SUBMODULES | _FROM_MODELS | {"InputSpec"})
 
 
 def __getattr__(name):
