@@ -17,6 +17,7 @@ Dataset.list_files = staticmethod(_sources.list_files)
 Dataset.sample_from_datasets = staticmethod(_sources.sample_from_datasets)
 Dataset.interleave = _sources.interleave
 Dataset.flat_map = _sources.flat_map
+Dataset.concatenate = _sources.concatenate
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset", "Iterator", "TensorSpec",
            "TextLineDataset", "experimental"]
